@@ -1,0 +1,130 @@
+"""Loading ``datasync.yaml``: find it, parse it, validate it, and explain what is wrong.
+
+A refused file is reported as ``datasync.yaml:14 syncs[2].mappings[0].hubspot: <cause>`` for every
+problem at once, with the line the YAML parser saw, so a user fixes the file in one pass.
+Values are never echoed in errors: they may be secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from datasync_pipeline.config.checks import Problem, find_problems
+from datasync_pipeline.config.model import DatasyncConfig
+from datasync_pipeline.config.secrets import interpolate_embedded
+from datasync_pipeline.errors import DatasyncError
+
+CONFIG_ENV_VAR = "DATASYNC_CONFIG"
+EMBEDDED_DEFAULT = "embedded default (datasync_pipeline/demo/datasync.yaml)"
+
+
+class ConfigError(DatasyncError):
+    """The configuration file is refused; the message lists every problem with its place."""
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The file to load: ``--config``, else ``$DATASYNC_CONFIG``, else ``./datasync.yaml`` if present."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV_VAR):
+        return Path(os.environ[CONFIG_ENV_VAR])
+    local = Path("datasync.yaml")
+    return local if local.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> DatasyncConfig:
+    """Load and validate the configuration; with no file anywhere, the embedded demo default."""
+    resolved = config_path(path)
+    if resolved is None:
+        text = resources.files("datasync_pipeline.demo").joinpath("datasync.yaml").read_text()
+        return parse_config(text, source=EMBEDDED_DEFAULT)
+    if not resolved.exists():
+        raise ConfigError(f"{resolved}: no such configuration file")
+    return parse_config(resolved.read_text(), source=str(resolved))
+
+
+def parse_config(text: str, *, source: str) -> DatasyncConfig:
+    try:
+        document = yaml.compose(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    if document is None:
+        raise ConfigError(f"{source}: the file is empty")
+    lines = _lines_by_path(document)
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping with connections, state and syncs")
+    raw = _interpolate(raw, path=(), source=source)
+    try:
+        config = DatasyncConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = [(_without_union_tag(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in error.errors()]
+        raise ConfigError(_describe(problems, source=source, lines=lines)) from None
+    problems = find_problems(config)
+    if problems:
+        raise ConfigError(_describe(problems, source=source, lines=lines))
+    return config
+
+
+def _interpolate(value: Any, *, path: tuple[Any, ...], source: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate(item, path=path + (key,), source=source) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, path=path + (index,), source=source) for index, item in enumerate(value)]
+    if isinstance(value, str):
+        return interpolate_embedded(value, where=f"{source} {format_path(path)}")
+    return value
+
+
+def _describe(problems: list[Problem], *, source: str, lines: dict[tuple[Any, ...], int]) -> str:
+    described = []
+    for path, message in problems:
+        line = _nearest_line(path, lines)
+        where = f"{source}:{line}" if line else source
+        described.append(f"{where} {format_path(path) or '(top level)'}: {message}")
+    count = len(described)
+    header = f"{source}: {count} problem{'s' if count > 1 else ''} in the configuration"
+    return "\n".join([header, *("  " + line for line in described)])
+
+
+def _without_union_tag(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic puts the connection's kind ("hubspot", "sql") after its name in the location.
+    if len(path) >= 3 and path[0] == "connections" and path[2] in ("hubspot", "sql"):
+        return path[:2] + path[3:]
+    return path
+
+
+def format_path(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _lines_by_path(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (key_node.value,)
+            lines.update(_lines_by_path(value_node, child))
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_lines_by_path(item, path + (index,)))
+    return lines
+
+
+def _nearest_line(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None

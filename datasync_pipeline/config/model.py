@@ -1,0 +1,178 @@
+"""The shape of ``datasync.yaml``: connections, the state store and the syncs between them.
+
+pydantic validates the file; every model forbids unknown keys so a typo is refused with its path
+instead of being silently ignored. Secrets never live in the file: a value written as ``${VAR}``
+is kept as a reference and resolved only when a run needs it (see ``secrets.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSpotTier(StrEnum):
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+    INCREASE = "increase"
+    OAUTH = "oauth"
+    UNLIMITED = "unlimited"
+
+
+class SandboxSpec(StrictModel):
+    """Use the bundled HubSpot sandbox, in-process, with its state in this SQLite file."""
+
+    path: str = Field(description="SQLite file holding the sandbox's records")
+    token: str = "sandbox-token"
+
+
+class HubSpotConnection(StrictModel):
+    """A HubSpot account: a real one by token, or the bundled sandbox."""
+
+    kind: Literal["hubspot"]
+    token: str | None = Field(default=None, description="`${VAR}` naming the variable that holds the token")
+    base_url: str = "https://api.hubapi.com"
+    object_path_prefix: str = "/crm/v3/objects"
+    tier: HubSpotTier = HubSpotTier.STARTER
+    max_concurrency: int = Field(default=4, ge=1, le=32)
+    sandbox: SandboxSpec | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_is_a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_REFERENCE.fullmatch(value):
+            raise ValueError("write the token as ${VARIABLE_NAME}: secrets are read from the environment, never from the file")
+        return value
+
+    @model_validator(mode="after")
+    def _token_or_sandbox(self) -> HubSpotConnection:
+        if (self.token is None) == (self.sandbox is None):
+            raise ValueError("give exactly one of `token` (a real account) or `sandbox` (the bundled emulator)")
+        return self
+
+
+class SqlConnection(StrictModel):
+    """A SQL app: any SQLAlchemy URL (Postgres, MySQL, SQLite)."""
+
+    kind: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL; put one with a password in a variable: `${ERP_DATABASE_URL}`")
+
+
+Connection = Annotated[HubSpotConnection | SqlConnection, Field(discriminator="kind")]
+
+
+class Direction(StrEnum):
+    TWO_WAY = "two_way"
+    APP_TO_HUBSPOT = "app_to_hubspot"
+    HUBSPOT_TO_APP = "hubspot_to_app"
+
+
+class Side(StrEnum):
+    HUBSPOT = "hubspot"
+    APP = "app"
+
+
+class AppTable(StrictModel):
+    """Where the synced object lives in the SQL app."""
+
+    name: str
+    schema_name: str | None = Field(default=None, alias="schema")
+    key: str = "id"
+    updated_at: str | None = "updated_at"
+    soft_delete: str | None = None
+    external_id: str | None = Field(default="hubspot_id", description="column keeping the linked HubSpot id; makes app creates idempotent")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FieldMapping(StrictModel):
+    """One HubSpot property <-> app column pair; a default mapping is overridden or switched off by naming its property."""
+
+    hubspot: str
+    app: str | None = None
+    enabled: bool = True
+
+
+class FilterOperator(StrEnum):
+    EQ = "eq"
+    NEQ = "neq"
+    IN = "in"
+    NOT_IN = "not_in"
+    HAS_VALUE = "has_value"
+    HAS_NO_VALUE = "has_no_value"
+    CONTAINS = "contains"
+
+
+class FilterRule(StrictModel):
+    """A criterion a record must meet to take part in the first sync (rule 7)."""
+
+    field: str
+    operator: FilterOperator
+    value: str | list[str] | None = None
+
+
+class SideFilters(StrictModel):
+    hubspot: list[FilterRule] = []
+    app: list[FilterRule] = []
+
+
+class SyncSpec(StrictModel):
+    """One object sync between a HubSpot account and an app table."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    object: str
+    hubspot: str | None = Field(default=None, description="HubSpot connection name; default: the only one")
+    app: str = Field(description="app connection name")
+    table: AppTable
+    direction: Direction = Direction.TWO_WAY
+    default_app: Side = Side.HUBSPOT
+    use_default_mappings: bool = True
+    mappings: list[FieldMapping] = []
+    sync_contacts_without_email: bool = False
+    filters: SideFilters = SideFilters()
+    enabled: bool = True
+
+    @field_validator("object")
+    @classmethod
+    def _known_object(cls, value: str) -> str:
+        if value not in OBJECT_TYPES:
+            raise ValueError(f"unknown object {value!r}; choose one of {', '.join(sorted(OBJECT_TYPES))}")
+        return value
+
+
+class StateStoreSpec(StrictModel):
+    url: str = Field(description="SQLAlchemy URL of the state store (pairs and last synced values)")
+
+
+class DatasyncConfig(StrictModel):
+    connections: dict[str, Connection]
+    state: StateStoreSpec
+    syncs: list[SyncSpec]
+
+    @field_validator("connections")
+    @classmethod
+    def _connection_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"connection name {name!r} must be lower-case letters, digits and _")
+        return value
+
+    def hubspot_connection_name(self, sync: SyncSpec) -> str:
+        if sync.hubspot is not None:
+            return sync.hubspot
+        return next(n for n, c in self.connections.items() if isinstance(c, HubSpotConnection))
+
+
+ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,0 +1,1 @@
+"""What datasync knows about each HubSpot object: identity, default field mappings, associations."""

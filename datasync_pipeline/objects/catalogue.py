@@ -1,0 +1,170 @@
+"""The objects datasync syncs (rule 1), each with its identity rule and default field mappings.
+
+A default mapping pairs a HubSpot property with the app column of the same meaning under a
+conventional name; a sync may rename the app column, switch the mapping off (unless it is
+required) or add custom mappings. Identity (rule 6) says how the first sync matches records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datasync_pipeline.config.model import SyncSpec
+
+
+class Identity(StrEnum):
+    EMAIL = "email"  # contacts: email, case and surrounding space ignored
+    NAME_OR_DOMAIN = "name_or_domain"  # companies
+    SKU_OR_NAME = "sku_or_name"  # products
+    NONE = "none"  # deals, invoices, tickets, activities: never matched, always created
+
+
+class ValueType(StrEnum):
+    STRING = "string"
+    EMAIL = "email"
+    NUMBER = "number"
+    DATE = "date"
+    DATETIME = "datetime"
+    ENUMERATION = "enumeration"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class DefaultMapping:
+    hubspot: str
+    app: str
+    value_type: ValueType = ValueType.STRING
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    name: str
+    identity: Identity
+    default_mappings: tuple[DefaultMapping, ...]
+    last_modified_property: str = "hs_lastmodifieddate"
+    defaults_by_property: dict[str, DefaultMapping] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "defaults_by_property", {m.hubspot: m for m in self.default_mappings})
+
+
+def _m(hubspot: str, app: str, value_type: ValueType = ValueType.STRING, required: bool = False) -> DefaultMapping:
+    return DefaultMapping(hubspot, app, value_type, required)
+
+
+S, N, D, DT, E = ValueType.STRING, ValueType.NUMBER, ValueType.DATE, ValueType.DATETIME, ValueType.ENUMERATION
+
+_ACTIVITY_COMMON = (_m("hs_timestamp", "occurred_at", DT, required=True),)
+
+OBJECT_TYPES: dict[str, ObjectType] = {
+    o.name: o
+    for o in (
+        ObjectType(
+            "contacts",
+            Identity.EMAIL,
+            (
+                _m("email", "email", ValueType.EMAIL, required=True),
+                _m("firstname", "first_name"),
+                _m("lastname", "last_name"),
+                _m("phone", "phone"),
+                _m("company", "company_name"),
+                _m("jobtitle", "job_title"),
+                _m("city", "city"),
+                _m("country", "country"),
+            ),
+            last_modified_property="lastmodifieddate",
+        ),
+        ObjectType(
+            "companies",
+            Identity.NAME_OR_DOMAIN,
+            (
+                _m("name", "name", required=True),
+                _m("domain", "domain"),
+                _m("website", "website"),
+                _m("phone", "phone"),
+                _m("city", "city"),
+                _m("industry", "industry"),
+                _m("numberofemployees", "employees", N),
+            ),
+        ),
+        ObjectType(
+            "deals",
+            Identity.NONE,
+            (
+                _m("dealname", "name", required=True),
+                _m("amount", "amount", N),
+                _m("closedate", "close_date", DT),
+                _m("pipeline", "pipeline"),
+                _m("dealstage", "stage"),
+            ),
+        ),
+        ObjectType(
+            "products",
+            Identity.SKU_OR_NAME,
+            (
+                _m("name", "name", required=True),
+                _m("hs_sku", "sku"),
+                _m("price", "price", N),
+                _m("description", "description"),
+            ),
+        ),
+        ObjectType(
+            "invoices",
+            Identity.NONE,
+            (
+                _m("hs_currency", "currency", required=True),
+                _m("hs_invoice_date", "invoice_date", D),
+                _m("hs_due_date", "due_date", D),
+            ),
+        ),
+        ObjectType(
+            "tickets",
+            Identity.NONE,
+            (
+                _m("subject", "subject", required=True),
+                _m("content", "content"),
+                _m("hs_pipeline", "pipeline"),
+                _m("hs_pipeline_stage", "stage"),
+            ),
+        ),
+        ObjectType("calls", Identity.NONE, _ACTIVITY_COMMON + (_m("hs_call_body", "body"), _m("hs_call_title", "title"))),
+        ObjectType("emails", Identity.NONE, _ACTIVITY_COMMON + (_m("hs_email_subject", "subject"), _m("hs_email_text", "body"))),
+        ObjectType("tasks", Identity.NONE, _ACTIVITY_COMMON + (_m("hs_task_subject", "subject"), _m("hs_task_body", "body"))),
+        ObjectType("notes", Identity.NONE, _ACTIVITY_COMMON + (_m("hs_note_body", "body"),)),
+        ObjectType("meetings", Identity.NONE, _ACTIVITY_COMMON + (_m("hs_meeting_title", "title"), _m("hs_meeting_body", "body"))),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ResolvedMapping:
+    """A mapping in force for one sync: the HubSpot property, the app column, its type."""
+
+    hubspot: str
+    app: str
+    value_type: ValueType
+    required: bool
+    is_default: bool
+
+
+def resolve_mappings(sync: SyncSpec) -> list[ResolvedMapping]:
+    """The mappings in force: defaults (renamed or switched off by the sync) plus its custom ones."""
+    object_type = OBJECT_TYPES[sync.object]
+    overrides = {m.hubspot: m for m in sync.mappings}
+    resolved: list[ResolvedMapping] = []
+    for default in object_type.default_mappings:
+        override = overrides.pop(default.hubspot, None)
+        if override is None and not sync.use_default_mappings and not default.required:
+            continue
+        if override is not None and not override.enabled:
+            continue
+        app_column = override.app if override is not None and override.app else default.app
+        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True))
+    for custom in overrides.values():
+        if custom.enabled and custom.app:
+            resolved.append(ResolvedMapping(custom.hubspot, custom.app, ValueType.STRING, False, False))
+    return resolved
