@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from datasync_pipeline.config.checks import Problem, find_problems
 from datasync_pipeline.config.model import DatasyncConfig
-from datasync_pipeline.config.secrets import interpolate_embedded
+from datasync_pipeline.config.secrets import MissingVariable, interpolate_embedded
 from datasync_pipeline.errors import DatasyncError
 
 CONFIG_ENV_VAR = "DATASYNC_CONFIG"
@@ -60,7 +60,10 @@ def parse_config(text: str, *, source: str) -> DatasyncConfig:
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with connections, state and syncs")
-    raw = _interpolate(raw, path=(), source=source)
+    missing: list[Problem] = []
+    raw = _interpolate(raw, path=(), missing=missing)
+    if missing:
+        raise ConfigError(_describe(missing, source=source, lines=lines))
     try:
         config = DatasyncConfig.model_validate(raw)
     except ValidationError as error:
@@ -72,13 +75,16 @@ def parse_config(text: str, *, source: str) -> DatasyncConfig:
     return config
 
 
-def _interpolate(value: Any, *, path: tuple[Any, ...], source: str) -> Any:
+def _interpolate(value: Any, *, path: tuple[Any, ...], missing: list[Problem]) -> Any:
     if isinstance(value, dict):
-        return {key: _interpolate(item, path=path + (key,), source=source) for key, item in value.items()}
+        return {key: _interpolate(item, path=path + (key,), missing=missing) for key, item in value.items()}
     if isinstance(value, list):
-        return [_interpolate(item, path=path + (index,), source=source) for index, item in enumerate(value)]
+        return [_interpolate(item, path=path + (index,), missing=missing) for index, item in enumerate(value)]
     if isinstance(value, str):
-        return interpolate_embedded(value, where=f"{source} {format_path(path)}")
+        try:
+            return interpolate_embedded(value)
+        except MissingVariable as error:
+            missing.append((path, str(error)))
     return value
 
 

@@ -23,7 +23,11 @@ def env_var_name(value: str) -> str | None:
     return match.group("name") if match else None
 
 
-def resolve(value: str, *, where: str) -> str:
+class MissingVariable(DatasyncError):
+    """A reference names a variable that is not set and has no default."""
+
+
+def resolve(value: str, *, where: str = "") -> str:
     """The value with references replaced from the environment; names the variable, never its value."""
 
     def substitute(match: re.Match[str]) -> str:
@@ -32,13 +36,13 @@ def resolve(value: str, *, where: str) -> str:
             return os.environ[name]
         if default is not None:
             return default
-        raise DatasyncError(f"{where}: environment variable {name} is not set")
+        raise MissingVariable(f"{where}: environment variable {name} is not set" if where else f"environment variable {name} is not set")
 
     return EMBEDDED_REFERENCE.sub(substitute, value)
 
 
-def interpolate_embedded(value: str, *, where: str) -> str:
+def interpolate_embedded(value: str) -> str:
     """Substitute references inside longer values at load time; whole-value references stay as they are."""
     if env_var_name(value) is not None:
         return value
-    return resolve(value, where=where)
+    return resolve(value)

@@ -1,0 +1,1 @@
+"""The Dagster wiring: resources, the per-sync asset factory, jobs. Logic lives in engine/ and connectors/."""

@@ -1,0 +1,5 @@
+"""The state store: which HubSpot record is linked to which app record, and how each record stands."""
+
+from datasync_pipeline.state.store import Link, StateStore
+
+__all__ = ["Link", "StateStore"]

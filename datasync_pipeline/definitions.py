@@ -1,0 +1,52 @@
+"""The Dagster code location: every enabled sync of ``datasync.yaml`` as a chain of assets.
+
+The file comes from ``$DATASYNC_CONFIG`` (or ``./datasync.yaml``, else the embedded demo default).
+Only its structure is read here; secrets stay ``dg.EnvVar`` until a run needs them.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, load_config
+from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
+from datasync_pipeline.defs.jobs import first_sync_job
+from datasync_pipeline.defs.resources import (
+    STATE_STORE_KEY,
+    HubSpotResource,
+    SqlAppResource,
+    StateStoreResource,
+    connection_resource_key,
+    resource_value,
+)
+
+
+def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource]:
+    resources: dict[str, dg.ConfigurableResource] = {STATE_STORE_KEY: StateStoreResource(url=resource_value(config.state.url))}
+    for name, connection in config.connections.items():
+        if isinstance(connection, HubSpotConnection):
+            resources[connection_resource_key(name)] = HubSpotResource(
+                base_url=connection.base_url,
+                token=resource_value(connection.token) if connection.token else None,
+                tier=connection.tier.value,
+                object_path_prefix=connection.object_path_prefix,
+                max_concurrency=connection.max_concurrency,
+                sandbox_path=connection.sandbox.path if connection.sandbox else None,
+                sandbox_token=connection.sandbox.token if connection.sandbox else "sandbox-token",
+            )
+        elif isinstance(connection, SqlConnection):
+            resources[connection_resource_key(name)] = SqlAppResource(url=resource_value(connection.url))
+    return resources
+
+
+def build_definitions(config: DatasyncConfig) -> dg.Definitions:
+    enabled = [sync for sync in config.syncs if sync.enabled]
+    assets = [asset for sync in enabled for asset in build_sync_assets(config, sync)]
+    return dg.Definitions(
+        assets=assets,
+        jobs=[first_sync_job([sync.name for sync in enabled])],
+        resources=build_resources(config),
+    )
+
+
+defs = build_definitions(load_config())

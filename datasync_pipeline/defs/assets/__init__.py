@@ -1,0 +1,1 @@
+"""Asset factories: one chain of assets per configured sync."""

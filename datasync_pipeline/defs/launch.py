@@ -1,0 +1,65 @@
+"""Running the first-sync job from the command line, stored in the Dagster instance like any run.
+
+The run goes into ``$DAGSTER_HOME`` (``./.dagster_home`` when unset), so ``dagster dev`` with the
+same home shows it afterwards, with its lineage, logs and metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from datasync_pipeline.config import DatasyncConfig
+from datasync_pipeline.defs.jobs import FIRST_SYNC_JOB, SYNC_TAG, dry_run_config
+
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+
+
+@dataclass
+class SyncSummary:
+    """What one sync's first-sync run did, read back from its materializations."""
+
+    name: str
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset step -> metadata values
+
+    def value(self, step: str, key: str, default: Any = 0) -> Any:
+        return self.metadata.get(step, {}).get(key, default)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    success: bool
+    syncs: list[SyncSummary]
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(Path(DEFAULT_DAGSTER_HOME).resolve())
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def run_first_sync(config: DatasyncConfig, *, dry_run: bool = False, instance: dg.DagsterInstance | None = None) -> RunReport:
+    from datasync_pipeline.definitions import build_definitions
+
+    instance = instance or dagster_instance()
+    enabled = [sync.name for sync in config.syncs if sync.enabled]
+    job = build_definitions(config).get_job_def(FIRST_SYNC_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        run_config=dry_run_config(enabled) if dry_run else None,
+        tags={SYNC_TAG: ",".join(enabled), "datasync/dry_run": str(dry_run).lower()},
+        raise_on_error=False,
+    )
+    summaries = {name: SyncSummary(name) for name in enabled}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        sync_name, step = materialization.asset_key.path[0], materialization.asset_key.path[-1]
+        if sync_name in summaries:
+            summaries[sync_name].metadata[step] = {key: value.value for key, value in materialization.metadata.items()}
+    return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()))

@@ -1,0 +1,65 @@
+"""Turning what the connectors return into engine frames, and plans back into connector inputs.
+
+Engine frames have ``record_id`` plus one column per mapped field named by its HubSpot property,
+and the origin columns (``_origin_app_id``, ``_origin_hubspot_id``) that let a rerun link instead
+of duplicate. This module is the only place that knows both the connectors' and the engine's shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from datasync_pipeline.config.model import AppTable
+from datasync_pipeline.objects.catalogue import ResolvedMapping
+
+ORIGIN_PROPERTY = "datasync_id"  # a custom unique HubSpot property: "<sync>:<app id>" of records we created
+
+
+def origin_value(sync_name: str, app_id: str) -> str:
+    return f"{sync_name}:{app_id}"
+
+
+def hubspot_frame(records: Iterable[dict[str, Any]], mappings: list[ResolvedMapping], sync_name: str) -> pd.DataFrame:
+    fields = [m.hubspot for m in mappings]
+    rows = []
+    for record in records:
+        properties = record.get("properties") or {}
+        row = {"record_id": str(record["id"]), **{name: properties.get(name) for name in fields}}
+        row["_origin_app_id"] = _origin_app_id(properties.get(ORIGIN_PROPERTY), sync_name)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["record_id", *fields, "_origin_app_id"], dtype=object)
+
+
+def _origin_app_id(value: str | None, sync_name: str) -> str | None:
+    prefix = f"{sync_name}:"
+    if value and value.startswith(prefix):
+        return value[len(prefix):]
+    return None
+
+
+def app_frame(rows: pd.DataFrame, mappings: list[ResolvedMapping], table: AppTable) -> pd.DataFrame:
+    renamed = {m.app: m.hubspot for m in mappings}
+    frame = pd.DataFrame({"record_id": rows[table.key].astype(str)})
+    for app_column, hubspot_property in renamed.items():
+        frame[hubspot_property] = rows[app_column].astype(object).where(rows[app_column].notna(), None)
+    origin = rows[table.external_id] if table.external_id and table.external_id in rows else None
+    frame["_origin_hubspot_id"] = origin.astype(object).where(origin.notna(), None).map(lambda v: None if v is None else str(v)) if origin is not None else None
+    return frame
+
+
+def properties_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, str]:
+    """HubSpot properties of a planned create: strings, empty fields left out."""
+    return {m.hubspot: str(row[m.hubspot]) for m in mappings if row.get(m.hubspot) is not None}
+
+
+def columns_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:
+    """App columns of a planned create: every mapped column, None where the source had no value."""
+    return {m.app: row.get(m.hubspot) for m in mappings}
+
+
+def app_columns(values: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:
+    by_property = {m.hubspot: m.app for m in mappings}
+    return {by_property[name]: value for name, value in values.items()}

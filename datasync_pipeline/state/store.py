@@ -1,0 +1,126 @@
+"""Reading and writing the state store.
+
+Writes are upserts keyed by (sync, record), so a rerun of the same step rewrites the same rows:
+the store never holds a link twice, whatever point a run crashed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from datasync_pipeline.state.tables import metadata, pairs, record_status
+
+WRITE_CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class Link:
+    hubspot_id: str
+    app_id: str
+    hubspot_values: Mapping[str, Any] | None = None
+    app_values: Mapping[str, Any] | None = None
+
+
+class StateStore:
+    def __init__(self, url_or_engine: str | sa.Engine) -> None:
+        self.engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        metadata.create_all(self.engine)
+
+    def known_pairs(self, sync: str) -> pd.DataFrame:
+        query = sa.select(pairs.c.hubspot_id, pairs.c.app_id).where(pairs.c.sync == sync)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame(rows, columns=["hubspot_id", "app_id"], dtype=object)
+
+    def link(self, sync: str, links: Iterable[Link]) -> int:
+        """Record links with the values each side now holds (None: that side's values are not known here).
+
+        A relink of either id replaces the old link; values left None keep what the store had.
+        """
+        now = datetime.now(UTC)
+        rows = [
+            {"sync": sync, "hubspot_id": str(link.hubspot_id), "app_id": str(link.app_id), "linked_at": now, "synced_at": now,
+             "hubspot_values": link.hubspot_values, "app_values": link.app_values}
+            for link in links
+        ]
+        with self.engine.begin() as connection:
+            for start in range(0, len(rows), WRITE_CHUNK):
+                chunk = rows[start : start + WRITE_CHUNK]
+                connection.execute(
+                    pairs.delete().where(
+                        pairs.c.sync == sync,
+                        pairs.c.app_id.in_([r["app_id"] for r in chunk]),
+                        pairs.c.hubspot_id.not_in([r["hubspot_id"] for r in chunk]),
+                    )
+                )
+                statement = self._insert(pairs).values(chunk)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[pairs.c.sync, pairs.c.hubspot_id],
+                        set_={
+                            "app_id": statement.excluded.app_id,
+                            "synced_at": statement.excluded.synced_at,
+                            "hubspot_values": sa.func.coalesce(statement.excluded.hubspot_values, pairs.c.hubspot_values),
+                            "app_values": sa.func.coalesce(statement.excluded.app_values, pairs.c.app_values),
+                        },
+                    )
+                )
+        return len(rows)
+
+    def record_outcomes(self, sync: str, outcomes: pd.DataFrame, *, recorded_by: str, run_id: str | None = None) -> None:
+        """Keep failed and excluded records (side, record_id, status, category, message), replacing older entries."""
+        now = datetime.now(UTC)
+        rows = [
+            {"sync": sync, "side": side, "record_id": str(record_id), "status": status, "category": category,
+             "message": message, "run_id": run_id, "recorded_at": now, "recorded_by": recorded_by}
+            for side, record_id, status, category, message in outcomes[["side", "record_id", "status", "category", "message"]].itertuples(index=False)
+        ]
+        with self.engine.begin() as connection:
+            for start in range(0, len(rows), WRITE_CHUNK):
+                statement = self._insert(record_status).values(rows[start : start + WRITE_CHUNK])
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
+                        set_={c: statement.excluded[c] for c in ("status", "category", "message", "run_id", "recorded_at", "recorded_by")},
+                    )
+                )
+
+    def clear_outcomes(self, sync: str, side: str, record_ids: Iterable[str], *, recorded_by: str) -> None:
+        """Forget failures and exclusions this load recorded for records that are now synced."""
+        ids = [str(r) for r in record_ids]
+        with self.engine.begin() as connection:
+            for start in range(0, len(ids), WRITE_CHUNK):
+                connection.execute(
+                    record_status.delete().where(
+                        record_status.c.sync == sync, record_status.c.side == side, record_status.c.recorded_by == recorded_by,
+                        record_status.c.record_id.in_(ids[start : start + WRITE_CHUNK]),
+                    )
+                )
+
+    def outcome_counts(self, sync: str) -> dict[str, int]:
+        query = (
+            sa.select(record_status.c.status, record_status.c.category, sa.func.count())
+            .where(record_status.c.sync == sync)
+            .group_by(record_status.c.status, record_status.c.category)
+        )
+        with self.engine.connect() as connection:
+            return {f"{status}/{category}": count for status, category, count in connection.execute(query)}
+
+    def pair_count(self, sync: str) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(pairs).where(pairs.c.sync == sync)).scalar_one()
+
+    def _insert(self, table: sa.Table):
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"the state store supports SQLite and PostgreSQL, not {dialect}")
