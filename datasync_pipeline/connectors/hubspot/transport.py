@@ -1,0 +1,213 @@
+"""Sending one HubSpot request: auth, rate limiting, retries, counting and error classification.
+
+Every operation module goes through `HubSpotTransport.request`, so every HTTP request sent is rate
+limited, counted under its endpoint template (the sync-health views report API calls per run), retried
+when the failure is transient, and turned into a categorized exception when it is not. The token lives
+only in the httpx client's headers, which httpx masks in its repr; it is scrubbed from any message built
+from a response.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from datasync_pipeline.connectors.hubspot.errors import (
+    AuthenticationError,
+    MissingScopesError,
+    RejectedRequestError,
+    TransientRequestError,
+    is_missing_scopes,
+    record_error_from,
+    required_scopes,
+)
+from datasync_pipeline.connectors.hubspot.rate_limit import Clock, MonotonicClock, RollingWindowLimiter
+from datasync_pipeline.connectors.hubspot.retry import (
+    LOCKED_MIN_WAIT_SECONDS,
+    parse_retry_after,
+    rate_limit_wait,
+    retry_policy,
+)
+from datasync_pipeline.connectors.hubspot.tiers import Tier, crm_budget, search_budget
+from datasync_pipeline.errors import ErrorCategory, RecordError
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMIT_MARGIN = 0.9
+
+
+class HubSpotTransport:
+    """One `httpx.Client` (thread-safe, shared by the worker threads) plus the limiters and counters."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        tier: Tier | str,
+        max_concurrency: int,
+        timeout_seconds: float,
+        max_attempts: int,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        rate_limit_margin: float = RATE_LIMIT_MARGIN,
+    ) -> None:
+        self.tier = Tier(tier)
+        self.max_attempts = max(1, max_attempts)
+        self.clock = clock or MonotonicClock()
+        self._token_to_scrub = token
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+            limits=httpx.Limits(max_connections=max(2, max_concurrency * 2), max_keepalive_connections=max(2, max_concurrency)),
+            transport=transport,
+        )
+        self.crm_limiter = RollingWindowLimiter(
+            crm_budget(self.tier).with_margin(rate_limit_margin), clock=self.clock, reserve=max_concurrency
+        )
+        self.search_limiter = RollingWindowLimiter(search_budget(self.tier).with_margin(rate_limit_margin), clock=self.clock)
+        self.call_counts: Counter[str] = Counter()
+        self.retry_counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        is_search: bool = False,
+    ) -> httpx.Response:
+        """Send `method template` (formatted with `path_params`) until it succeeds or cannot.
+
+        Returns the response for any 2xx (207 included). Raises `AuthenticationError`, `MissingScopesError`,
+        `RejectedRequestError` for other 4xx, and `TransientRequestError` when retries ran out.
+        """
+        endpoint = f"{method} {template}"
+        path = template.format(**(path_params or {}))
+        policy = retry_policy(
+            max_attempts=self.max_attempts,
+            sleep=self.clock.sleep,
+            before_sleep=lambda state: self._log_retry(endpoint, state),
+        )
+        for attempt in policy:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    with self._counts_lock:
+                        self.retry_counts[endpoint] += 1
+                return self._send_once(method, path, endpoint, json=json, params=params, is_search=is_search)
+        raise AssertionError("unreachable: the retry policy re-raises the last error")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send_once(
+        self, method: str, path: str, endpoint: str, *, json: Any, params: dict[str, Any] | None, is_search: bool
+    ) -> httpx.Response:
+        limiter = self.search_limiter if is_search else self.crm_limiter
+        limiter.acquire()
+        with self._counts_lock:
+            self.call_counts[endpoint] += 1
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as error:
+            raise TransientRequestError(
+                RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} timed out ({type(error).__name__})"), status=None
+            ) from None
+        except httpx.TransportError as error:
+            raise TransientRequestError(
+                RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} failed to connect ({type(error).__name__})"),
+                status=None,
+            ) from None
+        if not is_search:
+            limiter.observe(response.headers)
+        if response.status_code < 300:
+            return response
+        self._raise_for_status(response, endpoint, limiter, is_search=is_search)
+        raise AssertionError("unreachable")
+
+    def _raise_for_status(
+        self, response: httpx.Response, endpoint: str, limiter: RollingWindowLimiter, *, is_search: bool
+    ) -> None:
+        status = response.status_code
+        body = self._error_body(response)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 429:
+            policy_name = body.get("policyName")
+            if policy_name == "DAILY":
+                raise RejectedRequestError(
+                    RecordError(ErrorCategory.RATE_LIMITED, "HubSpot's daily API limit is spent; the sync resumes tomorrow"),
+                    status=status,
+                    body=body,
+                )
+            interval_ms = response.headers.get("x-hubspot-ratelimit-interval-milliseconds", "")
+            wait = rate_limit_wait(
+                retry_after=retry_after,
+                policy_name=policy_name,
+                is_search=is_search,
+                window_seconds=int(interval_ms) / 1000 if interval_ms.isdigit() else None,
+            )
+            limiter.pause(wait)
+            raise TransientRequestError(record_error_from(body, status=status), status=status, body=body, wait_seconds=wait)
+        if status == 423:
+            wait = max(LOCKED_MIN_WAIT_SECONDS, retry_after or 0.0)
+            raise TransientRequestError(
+                RecordError(ErrorCategory.SERVER_ERROR, body.get("message") or "HubSpot locked the records (423)"),
+                status=status,
+                body=body,
+                wait_seconds=wait,
+            )
+        if status >= 500:
+            raise TransientRequestError(
+                record_error_from(body, status=status), status=status, body=body, wait_seconds=retry_after
+            )
+        if status == 401:
+            raise AuthenticationError(
+                f"HubSpot refused the access token (401 {body.get('category') or 'INVALID_AUTHENTICATION'}): "
+                "check that the private app token or OAuth grant is valid and not expired"
+            )
+        if status == 403 and is_missing_scopes(body):
+            scopes = required_scopes(body)
+            named = ", ".join(scopes) or "the scopes HubSpot names"
+            raise MissingScopesError(f"The HubSpot token lacks scopes for {endpoint}: add {named} to the app", scopes)
+        raise RejectedRequestError(record_error_from(body, status=status), status=status, body=body)
+
+    def _error_body(self, response: httpx.Response) -> dict[str, Any]:
+        """The parsed error body with the token scrubbed from every string, in case a server echoes it."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": response.text[:500] or f"HubSpot answered HTTP {response.status_code}"}
+        if not isinstance(body, dict):
+            body = {"message": str(body)[:500]}
+        return _scrub(body, self._token_to_scrub)
+
+    def _log_retry(self, endpoint: str, state) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.warning("Retrying %s in %.1fs after attempt %d: %s", endpoint, wait, state.attempt_number, error)
+
+    def __repr__(self) -> str:
+        return f"HubSpotTransport(base_url={str(self._http.base_url)!r}, tier={self.tier.value!r})"
+
+
+MIN_SCRUBBED_SECRET_LENGTH = 8
+
+
+def _scrub(value: Any, secret: str) -> Any:
+    if len(secret) < MIN_SCRUBBED_SECRET_LENGTH:  # too short to be a real token; scrubbing would mangle text
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, "[redacted]")
+    if isinstance(value, dict):
+        return {key: _scrub(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    return value
