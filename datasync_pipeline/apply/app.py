@@ -57,7 +57,7 @@ def load_app(
 
     if updates:
         log.info(f"updating {len(updates):,} rows of {sync.table.name}")
-        rows = [{sync.table.key: _key(record_id), **app_columns(values, mappings)} for record_id, values in updates.items()]
+        rows = [{sync.table.key: record_id, **app_columns(values, mappings)} for record_id, values in updates.items()]
         result = connector.update(rows)
         for record_id, error in result.failed.items():
             outcome.fail("app", str(record_id), error)
@@ -77,7 +77,3 @@ def load_app(
     store.clear_outcomes(sync.name, "app", [link.app_id for link in links if link.app_id not in failed_rows], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome
-
-
-def _key(record_id: str) -> Any:
-    return int(record_id) if record_id.isdigit() else record_id

@@ -7,12 +7,13 @@ of duplicate. This module is the only place that knows both the connectors' and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from datasync_pipeline.config.model import AppTable
+from datasync_pipeline.config.model import AppTable, FilterRule
+from datasync_pipeline.engine.filters import IN_FILTERS, filter_fields, in_filters
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
 ORIGIN_PROPERTY = "datasync_id"  # a custom unique HubSpot property: "<sync>:<app id>" of records we created
@@ -22,15 +23,22 @@ def origin_value(sync_name: str, app_id: str) -> str:
     return f"{sync_name}:{app_id}"
 
 
-def hubspot_frame(records: Iterable[dict[str, Any]], mappings: list[ResolvedMapping], sync_name: str) -> pd.DataFrame:
+def hubspot_frame(
+    records: Iterable[dict[str, Any]], mappings: list[ResolvedMapping], sync_name: str, filters: Sequence[FilterRule] = ()
+) -> pd.DataFrame:
     fields = [m.hubspot for m in mappings]
+    wanted = list(dict.fromkeys([*fields, *filter_fields(filters)]))
     rows = []
     for record in records:
         properties = record.get("properties") or {}
-        row = {"record_id": str(record["id"]), **{name: properties.get(name) for name in fields}}
+        row = {"record_id": str(record["id"]), **{name: properties.get(name) for name in wanted}}
         row["_origin_app_id"] = _origin_app_id(properties.get(ORIGIN_PROPERTY), sync_name)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["record_id", *fields, "_origin_app_id"], dtype=object)
+    raw = pd.DataFrame(rows, columns=["record_id", *wanted, "_origin_app_id"], dtype=object)
+    frame = raw[["record_id", *fields, "_origin_app_id"]].copy()
+    if filters:
+        frame[IN_FILTERS] = in_filters(raw, filters)
+    return frame
 
 
 def _origin_app_id(value: str | None, sync_name: str) -> str | None:
@@ -40,13 +48,15 @@ def _origin_app_id(value: str | None, sync_name: str) -> str | None:
     return None
 
 
-def app_frame(rows: pd.DataFrame, mappings: list[ResolvedMapping], table: AppTable) -> pd.DataFrame:
+def app_frame(rows: pd.DataFrame, mappings: list[ResolvedMapping], table: AppTable, filters: Sequence[FilterRule] = ()) -> pd.DataFrame:
     renamed = {m.app: m.hubspot for m in mappings}
     frame = pd.DataFrame({"record_id": rows[table.key].astype(str)})
     for app_column, hubspot_property in renamed.items():
         frame[hubspot_property] = rows[app_column].astype(object).where(rows[app_column].notna(), None)
     origin = rows[table.external_id] if table.external_id and table.external_id in rows else None
     frame["_origin_hubspot_id"] = origin.astype(object).where(origin.notna(), None).map(lambda v: None if v is None else str(v)) if origin is not None else None
+    if filters:
+        frame[IN_FILTERS] = in_filters(rows, filters)
     return frame
 
 

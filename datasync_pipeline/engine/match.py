@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from datasync_pipeline.engine.filters import IN_FILTERS
 from datasync_pipeline.engine.normalize import blank_to_none, email_key, valid_email_mask
 from datasync_pipeline.objects.catalogue import Identity
 
@@ -84,6 +85,11 @@ def match_records(
     pairs = [_origin_pairs(hubspot, app, known_pairs)]
     linked_hubspot = set(pairs[0]["hubspot_id"])
     linked_app = set(pairs[0]["app_id"])
+    # Filters act on the first sync only: linked records keep syncing whatever the filters say.
+    hubspot, dropped = _outside_filters(hubspot, "hubspot", linked_hubspot)
+    excluded.append(dropped)
+    app, dropped = _outside_filters(app, "app", linked_app)
+    excluded.append(dropped)
     hubspot_keys = identity_keys(hubspot, identity, domain_counts=domain_counts)
     app_keys = identity_keys(app, identity, domain_counts=domain_counts)
 
@@ -113,6 +119,14 @@ def match_records(
         **{f"excluded/{reason}": int(n) for reason, n in all_excluded["reason"].value_counts().items()},
     }
     return MatchResult(all_pairs, hubspot_only, app_only, all_excluded, counts)
+
+
+def _outside_filters(frame: pd.DataFrame, side: str, linked: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if IN_FILTERS not in frame:
+        return frame, _empty_excluded()
+    outside = ~frame[IN_FILTERS].astype(bool) & ~frame["record_id"].isin(linked)
+    dropped = frame.loc[outside, ["record_id"]].assign(side=side, reason=OUTSIDE_FILTERS, detail=f"outside the {side} filters")
+    return frame[~outside], dropped[["side", "record_id", "reason", "detail"]]
 
 
 def _require_valid_email(frame: pd.DataFrame, side: str, allow_without: bool) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -117,3 +117,24 @@ def test_numbers_compare_by_value():
     from datasync_pipeline.objects.catalogue import ValueType
 
     assert comparable(pd.Series(["100", "100.0", " 1e2 ", None, "12.5"]), ValueType.NUMBER).tolist() == ["100", "100", "100", None, "12.5"]
+
+
+def test_rule7_records_outside_filters_are_excluded_unless_already_linked():
+    from datasync_pipeline.config.model import FilterRule
+    from datasync_pipeline.engine.filters import IN_FILTERS, in_filters
+
+    raw_app = pd.DataFrame({"record_id": ["10", "11", "12"], "country": ["DE", "at", None]})
+    rules = [FilterRule(field="country", operator="in", value=["de", "AT"])]
+    assert in_filters(raw_app, rules).tolist() == [True, True, False]
+    rules = [FilterRule(field="country", operator="neq", value="DE")]
+    assert in_filters(raw_app, rules).tolist() == [False, True, True]
+
+    hubspot = frame([{"record_id": "1", "email": "a@x.com"}, {"record_id": "2", "email": "b@x.com"}])
+    app = frame([{"record_id": "10", "email": "a@x.com"}, {"record_id": "11", "email": "b@x.com"}, {"record_id": "12", "email": "c@x.com"}])
+    app[IN_FILTERS] = [False, False, True]
+    known = pd.DataFrame({"hubspot_id": ["1"], "app_id": ["10"]})
+    matched = match_records(hubspot, app, Identity.EMAIL, known_pairs=known)
+    assert sorted(matched.pairs["app_id"]) == ["10"]  # linked: keeps syncing although outside
+    outside = matched.excluded[matched.excluded["reason"] == "outside filters"]
+    assert outside[["side", "record_id"]].values.tolist() == [["app", "11"]]
+    assert matched.app_only["record_id"].tolist() == ["12"]

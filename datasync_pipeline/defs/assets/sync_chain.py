@@ -19,6 +19,7 @@ from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.engine import frames
 from datasync_pipeline.apply import load_app, load_hubspot
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.match import MatchResult, match_records
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
@@ -36,6 +37,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
     prefix = sync.name
+    app_columns = list(dict.fromkeys([m.app for m in mappings] + filter_fields(sync.filters.app)))
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
@@ -47,16 +49,16 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
-        properties = [m.hubspot for m in mappings] + [frames.ORIGIN_PROPERTY]
-        frame = frames.hubspot_frame(client.list_records(sync.object, properties=properties), mappings, sync.name)
+        properties = list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
+        frame = frames.hubspot_frame(client.list_records(sync.object, properties=properties), mappings, sync.name, sync.filters.hubspot)
         context.log.info(f"read {len(frame):,} HubSpot {sync.object}")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame), **api_call_metadata(client.call_counts, calls_before)})
 
     @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key},
               description=f"Every row of the app table {sync.table.name!r}, renamed to HubSpot property names.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
-        connector = getattr(context.resources, app_key).connector(sync.table, [m.app for m in mappings])
-        frame = frames.app_frame(connector.read_all(), mappings, sync.table)
+        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
+            frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app)
         context.log.info(f"read {len(frame):,} rows of {sync.table.name}")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
@@ -94,9 +96,9 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
               ins={"plan": dg.AssetIn(key("merge_plan")), "app": dg.AssetIn(key("app_records"))},
               description=f"Creates and updates written to the app table {sync.table.name!r}; links kept in the state store.", **common)
     def app_load(context: dg.AssetExecutionContext, config: LoadConfig, plan: MergePlan, app: pd.DataFrame) -> dg.MaterializeResult:
-        connector = getattr(context.resources, app_key).connector(sync.table, [m.app for m in mappings])
         store = getattr(context.resources, STATE_STORE_KEY).store()
-        outcome = load_app(connector, store, sync, mappings, plan, app, dry_run=config.dry_run, run_id=context.run_id, log=context.log)
+        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
+            outcome = load_app(connector, store, sync, mappings, plan, app, dry_run=config.dry_run, run_id=context.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
     return [hubspot_records, app_records, matched, merge_plan, hubspot_load, app_load]
