@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datasync_pipeline.config import ConfigError, load_config
-from datasync_pipeline.defs.launch import RunReport, run_first_sync
+from datasync_pipeline.defs.launch import RunReport, SyncSummary, run_first_sync
 
 console = Console()
 ConfigOption = typer.Option(None, "--config", "-c", help="datasync.yaml (default: $DATASYNC_CONFIG, ./datasync.yaml, or the embedded demo)")
@@ -55,35 +55,55 @@ def demo(
         raise typer.Exit(1)
 
 
+SUMMARY_ROWS = [
+    ("HubSpot records read", "hubspot_records", "dagster/row_count"),
+    ("app records read", "app_records", "dagster/row_count"),
+    ("matched pairs", "matched", "datasync/matched"),
+    ("created in HubSpot", "hubspot_load", "datasync/created"),
+    ("created in the app", "app_load", "datasync/created"),
+    ("updated in HubSpot", "hubspot_load", "datasync/updated"),
+    ("updated in the app", "app_load", "datasync/updated"),
+    ("conflicts (default app won)", "merge_plan", "datasync/conflicts"),
+]
+
+
 def print_report(report: RunReport, *, seconds: float) -> None:
-    table = Table(title=f"first sync, run {report.run_id[:8]} ({'succeeded' if report.success else 'FAILED'}) in {seconds:.1f} s")
-    for column in ("sync", "HubSpot records", "app records", "matched", "created in HubSpot", "created in app",
-                   "updated in HubSpot", "updated in app", "conflicts", "failed", "excluded", "API calls"):
-        table.add_column(column, justify="right")
+    """One column per sync, one row per count; failures and exclusions by category below."""
+    state = "succeeded" if report.success else "FAILED"
+    table = Table(title=f"first sync {report.run_id[:8]}: {state} in {seconds:.1f} s", title_justify="left")
+    table.add_column("")
     for sync in report.syncs:
-        hubspot_load, app_load = "hubspot_load", "app_load"
-        table.add_row(
-            sync.name,
-            f"{sync.value('hubspot_records', 'dagster/row_count'):,}",
-            f"{sync.value('app_records', 'dagster/row_count'):,}",
-            f"{sync.value('matched', 'datasync/matched'):,}",
-            f"{sync.value(hubspot_load, 'datasync/created'):,}",
-            f"{sync.value(app_load, 'datasync/created'):,}",
-            f"{sync.value(hubspot_load, 'datasync/updated'):,}",
-            f"{sync.value(app_load, 'datasync/updated'):,}",
-            f"{sync.value(hubspot_load, 'datasync/conflicts'):,}",
-            f"{sync.value(hubspot_load, 'datasync/failed') + sync.value(app_load, 'datasync/failed'):,}",
-            f"{sync.value(hubspot_load, 'datasync/excluded') + sync.value(app_load, 'datasync/excluded'):,}",
-            f"{sync.value('hubspot_records', 'datasync/api_calls') + sync.value(hubspot_load, 'datasync/api_calls'):,}",
-        )
+        table.add_column(sync.name, justify="right")
+    for label, step, key in SUMMARY_ROWS:
+        table.add_row(label, *(f"{sync.value(step, key):,}" for sync in report.syncs))
+    for kind in ("failed", "excluded"):
+        reasons = sorted({reason for sync in report.syncs for reason in _by_reason(sync, kind)})
+        table.add_row(kind, *(f"{sum(_by_reason(sync, kind).values()):,}" for sync in report.syncs))
+        for reason in reasons:
+            table.add_row(f"  {reason}", *(f"{_by_reason(sync, kind).get(reason, 0):,}" for sync in report.syncs))
+    table.add_row("HubSpot API calls", *(f"{sum(_api_calls(sync).values()):,}" for sync in report.syncs))
     console.print(table)
     for sync in report.syncs:
-        reasons = {k.split("/", 2)[2]: v for step in ("hubspot_load", "app_load") for k, v in sync.metadata.get(step, {}).items()
-                   if k.startswith(("datasync/failed/", "datasync/excluded/"))}
-        if reasons:
-            console.print(f"{sync.name}: " + ", ".join(f"{reason} {count:,}" for reason, count in sorted(reasons.items())))
-        calls = {**sync.value("hubspot_records", "datasync/api_calls_by_endpoint", {})}
-        for endpoint, count in sync.value("hubspot_load", "datasync/api_calls_by_endpoint", {}).items():
-            calls[endpoint] = calls.get(endpoint, 0) + count
+        calls = _api_calls(sync)
         if calls:
-            console.print(f"{sync.name} API calls: " + ", ".join(f"{endpoint} {count}" for endpoint, count in sorted(calls.items())))
+            console.print(f"{sync.name}, API calls by endpoint:")
+            for endpoint, count in sorted(calls.items()):
+                console.print(f"  {count:>6,}  {endpoint}")
+
+
+def _by_reason(sync: SyncSummary, kind: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in ("hubspot_load", "app_load"):
+        for key, value in sync.metadata.get(step, {}).items():
+            if key.startswith(f"datasync/{kind}/"):
+                reason = key.removeprefix(f"datasync/{kind}/")
+                counts[reason] = counts.get(reason, 0) + value
+    return counts
+
+
+def _api_calls(sync: SyncSummary) -> dict[str, int]:
+    calls: dict[str, int] = {}
+    for step in ("hubspot_records", "hubspot_load"):
+        for endpoint, count in sync.value(step, "datasync/api_calls_by_endpoint", {}).items():
+            calls[endpoint] = calls.get(endpoint, 0) + count
+    return calls

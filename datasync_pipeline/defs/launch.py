@@ -44,15 +44,17 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_first_sync(config: DatasyncConfig, *, dry_run: bool = False, instance: dg.DagsterInstance | None = None) -> RunReport:
+def run_first_sync(
+    config: DatasyncConfig, *, dry_run: bool = False, instance: dg.DagsterInstance | None = None, log_level: str = "INFO"
+) -> RunReport:
     from datasync_pipeline.definitions import build_definitions
 
     instance = instance or dagster_instance()
     enabled = [sync.name for sync in config.syncs if sync.enabled]
-    job = build_definitions(config).get_job_def(FIRST_SYNC_JOB)
+    job = build_definitions(config).resolve_job_def(FIRST_SYNC_JOB)
     result = job.execute_in_process(
         instance=instance,
-        run_config=dry_run_config(enabled) if dry_run else None,
+        run_config={**(dry_run_config(enabled) if dry_run else {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
         tags={SYNC_TAG: ",".join(enabled), "datasync/dry_run": str(dry_run).lower()},
         raise_on_error=False,
     )

@@ -7,7 +7,6 @@ grouped under the sync's name, so the lineage graph shows which step of which sy
 The assets only wire: the engine plans, the connectors read and write, the state store remembers.
 """
 
-from __future__ import annotations
 
 from collections import Counter
 from typing import Any
@@ -89,7 +88,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
         store = getattr(context.resources, STATE_STORE_KEY).store()
-        outcome = load_hubspot(client, store, sync, mappings, plan, hubspot, dry_run=config.dry_run, run_id=context.run_id, log=context.log)
+        outcome = load_hubspot(client, store, sync, mappings, plan, hubspot, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata={**outcome.metadata(), **api_call_metadata(client.call_counts, calls_before)})
 
     @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, STATE_STORE_KEY},
@@ -98,7 +97,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     def app_load(context: dg.AssetExecutionContext, config: LoadConfig, plan: MergePlan, app: pd.DataFrame) -> dg.MaterializeResult:
         store = getattr(context.resources, STATE_STORE_KEY).store()
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            outcome = load_app(connector, store, sync, mappings, plan, app, dry_run=config.dry_run, run_id=context.run_id, log=context.log)
+            outcome = load_app(connector, store, sync, mappings, plan, app, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
     return [hubspot_records, app_records, matched, merge_plan, hubspot_load, app_load]
