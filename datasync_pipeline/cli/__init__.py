@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from datasync_pipeline.cli.run import demo, first_sync
 from datasync_pipeline.cli.sandbox import sandbox_app
 
 app = typer.Typer(help="datasync: keep HubSpot and your other apps in sync.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.command("first-sync")(first_sync)
+app.command("demo")(demo)
 
 
 def main() -> None:

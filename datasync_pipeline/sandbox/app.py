@@ -1,0 +1,193 @@
+"""The WSGI application: routing, authentication, latency, faults and rate limits around the handlers.
+
+Every CRM path exists under both HubSpot prefixes (``/crm/v3/...`` and the date-versioned
+``/crm/objects/2026-03/...``). The order of checks follows what a client sees from HubSpot: an unknown
+route is a 404, a bad token a 401 before anything is counted, then injected faults, then the rate
+limit, then the endpoint itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from datasync_pipeline.sandbox import associations, batch, control, oauth, objects, property_endpoints, search
+from datasync_pipeline.sandbox.errors import HubSpotError, error_body, error_response, json_response
+from datasync_pipeline.sandbox.faults import Fault
+from datasync_pipeline.sandbox.rate_limit import rate_limit_body
+
+if TYPE_CHECKING:
+    from datasync_pipeline.sandbox.sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
+
+OBJECT_PREFIXES = ("/crm/v3/objects", "/crm/objects/2026-03")
+ASSOCIATION_RECORD_PREFIXES = ("/crm/v4/objects", "/crm/objects/2026-03")
+ASSOCIATION_BATCH_PREFIXES = ("/crm/v4/associations", "/crm/associations/2026-03")
+PROPERTY_PREFIXES = ("/crm/v3/properties", "/crm/properties/2026-03")
+CONTROL_PREFIX = "/_sandbox/"
+OAUTH_TOKEN_PATH = "/oauth/v3/token"
+
+Handler = Callable[..., Response]
+
+
+def _rules() -> Iterable[Rule]:
+    for prefix in OBJECT_PREFIXES:
+        yield Rule(f"{prefix}/<objectType>", methods=["GET"], endpoint=objects.list_objects)
+        yield Rule(f"{prefix}/<objectType>", methods=["POST"], endpoint=objects.create_object)
+        yield Rule(f"{prefix}/<objectType>/<objectId>", methods=["GET"], endpoint=objects.get_object)
+        yield Rule(f"{prefix}/<objectType>/<objectId>", methods=["PATCH"], endpoint=objects.update_object)
+        yield Rule(f"{prefix}/<objectType>/<objectId>", methods=["DELETE"], endpoint=objects.archive_object)
+        yield Rule(f"{prefix}/<objectType>/search", methods=["POST"], endpoint=search.search_objects)
+        yield Rule(f"{prefix}/<objectType>/gdpr-delete", methods=["POST"], endpoint=objects.gdpr_delete)
+        for action in ("read", "create", "update", "upsert", "archive"):
+            yield Rule(f"{prefix}/<objectType>/batch/{action}", methods=["POST"], endpoint=getattr(batch, f"batch_{action}"))
+    for prefix in ASSOCIATION_RECORD_PREFIXES:
+        yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>", methods=["GET"],
+                   endpoint=associations.list_associations)
+        yield Rule(f"{prefix}/<objectType>/<objectId>/associations/default/<toObjectType>/<toObjectId>",
+                   methods=["PUT"], endpoint=associations.put_default_association)
+        yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>/<toObjectId>",
+                   methods=["DELETE"], endpoint=associations.delete_association)
+    for prefix in ASSOCIATION_BATCH_PREFIXES:
+        base = f"{prefix}/<fromObjectType>/<toObjectType>/batch"
+        yield Rule(f"{base}/read", methods=["POST"], endpoint=associations.batch_read)
+        yield Rule(f"{base}/create", methods=["POST"], endpoint=associations.batch_create)
+        yield Rule(f"{base}/associate/default", methods=["POST"], endpoint=associations.batch_associate_default)
+        yield Rule(f"{base}/archive", methods=["POST"], endpoint=associations.batch_archive)
+    for prefix in PROPERTY_PREFIXES:
+        yield Rule(f"{prefix}/<objectType>", methods=["GET"], endpoint=property_endpoints.list_properties)
+        yield Rule(f"{prefix}/<objectType>", methods=["POST"], endpoint=property_endpoints.create_property)
+        yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["GET"], endpoint=property_endpoints.get_property)
+    yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.refresh_token)
+    yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
+    yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)
+    yield Rule("/_sandbox/faults", methods=["DELETE"], endpoint=control.clear_faults)
+    yield Rule("/_sandbox/stats", methods=["GET"], endpoint=control.stats)
+
+
+_ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def path_template(rule: Rule) -> str:
+    """``/crm/v3/objects/<objectType>/search`` -> ``/crm/v3/objects/{objectType}/search``."""
+    return _ROUTE_VARIABLE.sub(r"{\1}", rule.rule)
+
+
+def _python_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Route variables keep HubSpot's camelCase in templates; handlers take snake_case arguments."""
+    return {_CAMEL_HUMP.sub("_", name).lower(): value for name, value in arguments.items()}
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class SandboxApplication:
+    """The WSGI callable serving one sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.url_map = Map(list(_rules()), strict_slashes=False, merge_slashes=False)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        settings = self.sandbox.settings
+        if settings.latency_ms > 0:
+            time.sleep(settings.latency_ms / 1000)
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            rule, arguments = adapter.match(return_rule=True)
+        except NotFound:
+            body = error_body("OBJECT_NOT_FOUND", f"No route for {request.method} {request.path}")
+            return json_response(body, status=404)
+        except MethodNotAllowed as problem:
+            allowed = ", ".join(problem.valid_methods or [])
+            body = error_body("VALIDATION_ERROR", f"{request.method} is not supported on {request.path}; use {allowed}.")
+            return json_response(body, status=405)
+
+        handler: Handler = rule.endpoint
+        if rule.rule == OAUTH_TOKEN_PATH:
+            # Refreshing a token is how a client gets one: it authenticates with its client secret instead.
+            return self._run(handler, request, arguments, {})
+        token = _bearer_token(request)
+        if token != settings.token:
+            return self._unauthenticated(token)
+        if rule.rule.startswith(CONTROL_PREFIX):
+            return self._run(handler, request, arguments, {})
+
+        self.sandbox.count_request(f"{request.method} {path_template(rule)}")
+        fault = self.sandbox.faults.take(request.method, request.path)
+        if fault is not None:
+            faulted = self._apply_fault(fault, request)
+            if faulted is not None:
+                return faulted
+        decision = self.sandbox.rate_limiter.check(token, search=rule.endpoint is search.search_objects)
+        if not decision.allowed:
+            return json_response(decision.refusal, status=429, headers=decision.headers)
+        return self._run(handler, request, arguments, decision.headers)
+
+    def _run(self, handler: Handler, request: Request, arguments: dict[str, Any], headers: dict[str, str]) -> Response:
+        try:
+            response = handler(self.sandbox, request, **_python_arguments(arguments))
+        except HubSpotError as error:
+            response = error_response(error)
+        except Exception:
+            logger.exception("Sandbox handler failed on %s %s", request.method, request.path)
+            response = json_response(
+                error_body("INTERNAL_ERROR", "An internal error occurred in the sandbox."), status=500
+            )
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    def _unauthenticated(token: str | None) -> Response:
+        if token is None:
+            message = (
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
+                "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+            )
+        else:
+            message = "The access token provided is invalid or does not belong to this portal."
+        return json_response(error_body("INVALID_AUTHENTICATION", message), status=401)
+
+    def _apply_fault(self, fault: Fault, request: Request) -> Response | None:
+        """Answer as the fault says, or return None to let the request through (a slow but normal answer)."""
+        if fault.delay_seconds > 0:
+            time.sleep(fault.delay_seconds)
+        if fault.status == "timeout":
+            if not fault.drop:
+                return None
+            connection = request.environ.get("werkzeug.socket")
+            if isinstance(connection, socket.socket):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            return json_response(error_body("TIMEOUT", "The request timed out."), status=504)
+        if fault.status == 429:
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            return json_response(rate_limit_body(fault.policy_name), status=429, headers=headers)
+        messages = {
+            500: ("INTERNAL_ERROR", "An internal error occurred."),
+            502: ("BAD_GATEWAY", "Bad gateway: the upstream service did not answer properly."),
+            503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable. Try again later."),
+            504: ("GATEWAY_TIMEOUT", "The request timed out at the gateway."),
+        }
+        category, message = messages[int(fault.status)]
+        return json_response(error_body(category, message), status=int(fault.status))

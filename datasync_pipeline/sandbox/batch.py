@@ -1,0 +1,199 @@
+"""The batch record endpoints: read, create, update, upsert, archive (at most 100 inputs each).
+
+Two failure modes, as in HubSpot: without an ``objectWriteTraceId`` on every input, one bad input fails
+the whole batch with that input's error and nothing is written; with trace ids, the good inputs are
+written and the answer is a 207 listing each failure under its trace id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
+from datasync_pipeline.sandbox.http_input import (
+    inputs_of,
+    parse_record_id,
+    query_bool,
+    read_json_object,
+    refuse_duplicate_ids,
+    resolve_object_type,
+)
+from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.record_writes import RecordWriter
+from datasync_pipeline.sandbox.records import render_record, render_written_record
+from datasync_pipeline.sandbox.store import StoredRecord
+from datasync_pipeline.sandbox.timestamps import now_milliseconds, to_iso
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from datasync_pipeline.sandbox.sandbox import Sandbox
+
+BATCH_LIMIT = 100
+
+
+def _batch_body(results: list[dict[str, Any]], errors: list[dict[str, Any]], started_at: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+    body["startedAt"] = to_iso(started_at)
+    body["completedAt"] = to_iso(now_milliseconds())
+    return body
+
+
+def _error_entry(error: HubSpotError, trace_id: str | None) -> dict[str, Any]:
+    """One failed input in a 207: the error's category and message, under the input's trace id."""
+    context = dict(error.extra.get("context") or {})
+    if trace_id is not None:
+        context["objectWriteTraceId"] = [trace_id]
+    entry = {"status": "error", "category": error.category, "message": error.message, "context": context}
+    if error.extra.get("errors"):
+        entry["errors"] = error.extra["errors"]
+    return entry
+
+
+def _lookup_ids(
+    connection: Connection, kind: ObjectType, raw_ids: list[str], id_property: str | None, *, archived: bool = False
+) -> dict[str, int]:
+    """Map each input id (or idProperty value) to a record id, leaving out the ones that name nothing."""
+    if id_property and id_property != "hs_object_id":
+        by_value = store.find_ids_by_property(connection, kind.name, id_property, raw_ids, archived=archived)
+        return {raw: by_value[raw.strip().lower()] for raw in raw_ids if raw.strip().lower() in by_value}
+    return {raw: record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None}
+
+
+def batch_read(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    body = read_json_object(request)
+    inputs = inputs_of(body, BATCH_LIMIT)
+    raw_ids = [str(item.get("id", "")) for item in inputs]
+    refuse_duplicate_ids(raw_ids)
+    archived = query_bool(request, "archived")
+    started_at = now_milliseconds()
+    requested = body.get("properties") or None
+    definitions = sandbox.catalogue.definitions(kind)
+    with sandbox.store.reading() as connection:
+        record_ids = _lookup_ids(connection, kind, raw_ids, body.get("idProperty"), archived=archived)
+        found = store.fetch_records(connection, kind.name, record_ids.values(), archived=archived)
+    results, missing = [], []
+    for raw in raw_ids:
+        record = found.get(record_ids.get(raw, -1))
+        if record is None:
+            missing.append(raw)
+        else:
+            results.append(render_record(kind, definitions, record, requested))
+    errors = []
+    if missing:
+        message = f"Could not get some {kind.singular} objects, they may be deleted or not exist. Check that ids are valid."
+        errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": message, "context": {"ids": missing}})
+    return json_response(_batch_body(results, errors, started_at), status=207 if errors else 200)
+
+
+def _run_writes(
+    sandbox: Sandbox,
+    kind: ObjectType,
+    inputs: list[dict[str, Any]],
+    write_one: Callable[[RecordWriter, dict[str, Any]], dict[str, Any]],
+    success_status: int,
+) -> Response:
+    """Apply ``write_one`` to each input in one transaction, in whichever failure mode the inputs ask for."""
+    started_at = now_milliseconds()
+    partial = bool(inputs) and all(item.get("objectWriteTraceId") for item in inputs)
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    with sandbox.store.transaction() as connection:
+        writer = RecordWriter(connection, kind, sandbox.catalogue, started_at)
+        for item in inputs:
+            try:
+                results.append(write_one(writer, item))
+            except HubSpotError as error:
+                if not partial:
+                    raise
+                errors.append(_error_entry(error, str(item["objectWriteTraceId"])))
+    return json_response(_batch_body(results, errors, started_at), status=207 if errors else success_status)
+
+
+def batch_create(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+
+    def create_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
+        record = writer.create(item.get("properties"), item.get("associations"))
+        return _with_trace(render_written_record(kind, writer.definitions, record), item)
+
+    return _run_writes(sandbox, kind, inputs, create_one, success_status=201)
+
+
+def _with_trace(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    if item.get("objectWriteTraceId"):
+        body["objectWriteTraceId"] = str(item["objectWriteTraceId"])
+    return body
+
+
+def _current_record(writer: RecordWriter, kind: ObjectType, raw_id: str, id_property: str | None) -> StoredRecord:
+    record_ids = _lookup_ids(writer.connection, kind, [raw_id], id_property)
+    record = store.fetch_records(writer.connection, kind.name, record_ids.values()).get(record_ids.get(raw_id, -1))
+    if record is None:
+        raise not_found(
+            f"Could not find {kind.singular} {raw_id}: it may be deleted or not exist.", context={"ids": [raw_id]}
+        )
+    return record
+
+
+def batch_update(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    refuse_duplicate_ids([str(item.get("id", "")).strip().lower() for item in inputs])
+
+    def update_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
+        record = _current_record(writer, kind, str(item.get("id", "")), item.get("idProperty"))
+        updated = writer.update(record, item.get("properties") or {})
+        return _with_trace(render_written_record(kind, writer.definitions, updated), item)
+
+    return _run_writes(sandbox, kind, inputs, update_one, success_status=200)
+
+
+def batch_upsert(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    """Create-or-update by a unique property (``idProperty``); each result says whether it was ``new``."""
+    kind = resolve_object_type(object_type)
+    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    unique = sandbox.catalogue.unique_properties(kind)
+    for item in inputs:
+        id_property = item.get("idProperty")
+        if id_property not in unique:
+            raise validation_error(
+                f"idProperty {id_property!r} is not a unique property of {kind.name}; "
+                f"upserts need one of: {sorted(unique)}."
+            )
+    refuse_duplicate_ids([str(item.get("id", "")).strip().lower() for item in inputs])
+
+    def upsert_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
+        raw_id, id_property = str(item.get("id", "")), item["idProperty"]
+        properties = dict(item.get("properties") or {})
+        existing = _lookup_ids(writer.connection, kind, [raw_id], id_property)
+        current = store.fetch_records(writer.connection, kind.name, existing.values()).get(existing.get(raw_id, -1))
+        if current is None:
+            properties[id_property] = raw_id
+            record, new = writer.create(properties), True
+        else:
+            properties.pop(id_property, None)
+            record, new = writer.update(current, properties), False
+        return {**_with_trace(render_written_record(kind, writer.definitions, record), item), "new": new}
+
+    return _run_writes(sandbox, kind, inputs, upsert_one, success_status=200)
+
+
+def batch_archive(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    raw_ids = [str(item.get("id", "")) for item in inputs]
+    refuse_duplicate_ids(raw_ids)
+    record_ids = [record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None]
+    with sandbox.store.transaction() as connection:
+        store.archive_records(connection, kind.name, record_ids, now_milliseconds())
+    return Response(status=204)

@@ -1,0 +1,59 @@
+"""The ``/_sandbox/`` control API: seed records, inject faults and read request counts over HTTP.
+
+It lets a sandbox served by another process be driven the way tests drive an in-process one. Same
+bearer token as the CRM API; never rate limited, faulted or counted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Request, Response
+
+from datasync_pipeline.sandbox.errors import json_response, validation_error
+from datasync_pipeline.sandbox.faults import Fault
+from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
+from datasync_pipeline.sandbox.timestamps import parse_to_milliseconds
+
+if TYPE_CHECKING:
+    from datasync_pipeline.sandbox.sandbox import Sandbox
+
+
+def seed(sandbox: Sandbox, request: Request) -> Response:
+    """``{objectType, records: [{property: value}], updatedAt?}`` -> ``{ids}``, bypassing validation."""
+    body = read_json_object(request)
+    kind = resolve_object_type(str(body.get("objectType", "")))
+    records = body.get("records")
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise validation_error("'records' must be a list of property objects.")
+    updated_at = None
+    if body.get("updatedAt") is not None:
+        milliseconds = parse_to_milliseconds(body["updatedAt"])
+        if milliseconds is None:
+            raise validation_error(f"updatedAt {body['updatedAt']!r} is not a date.")
+        updated_at = datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
+    ids = sandbox.seed(kind.name, records, updated_at=updated_at)
+    return json_response({"objectType": kind.name, "ids": ids}, status=201)
+
+
+def add_fault(sandbox: Sandbox, request: Request) -> Response:
+    try:
+        fault = Fault.from_json(read_json_object(request))
+    except (TypeError, ValueError) as problem:
+        raise validation_error(f"Invalid fault: {problem}") from problem
+    sandbox.faults.add(fault)
+    return json_response({"fault": fault.to_json(), "pending": [item.to_json() for item in sandbox.faults.pending]}, status=201)
+
+
+def clear_faults(sandbox: Sandbox, request: Request) -> Response:
+    sandbox.faults.clear()
+    return Response(status=204)
+
+
+def stats(sandbox: Sandbox, request: Request) -> Response:
+    return json_response({
+        "requestCounts": sandbox.request_counts_snapshot(),
+        "pendingFaults": [fault.to_json() for fault in sandbox.faults.pending],
+        "tier": sandbox.settings.tier,
+    })

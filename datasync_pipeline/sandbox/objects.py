@@ -1,0 +1,140 @@
+"""The single-record endpoints: list, get, create, update, archive, and GDPR delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
+from datasync_pipeline.sandbox.http_input import (
+    parse_record_id,
+    query_bool,
+    query_int,
+    query_list,
+    read_json_object,
+    resolve_object_type,
+)
+from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.record_writes import RecordWriter
+from datasync_pipeline.sandbox.records import attach_associations, render_record, render_written_record
+from datasync_pipeline.sandbox.store import StoredRecord
+from datasync_pipeline.sandbox.timestamps import now_milliseconds
+
+if TYPE_CHECKING:
+    from datasync_pipeline.sandbox.sandbox import Sandbox
+
+MAX_LIST_LIMIT = 100
+
+
+def _association_types(request: Request) -> list[ObjectType]:
+    return [resolve_object_type(name) for name in query_list(request, "associations") or []]
+
+
+def list_objects(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    limit = min(max(query_int(request, "limit", 10), 1), MAX_LIST_LIMIT)
+    after = parse_record_id(request.args.get("after", "0")) or 0
+    archived = query_bool(request, "archived")
+    definitions = sandbox.catalogue.definitions(kind)
+    with sandbox.store.reading() as connection:
+        found = store.list_records(connection, kind.name, archived=archived, after_id=after, limit=limit + 1)
+        page = found[:limit]
+        results = [render_record(kind, definitions, record, query_list(request, "properties")) for record in page]
+        attach_associations(connection, kind, results, _association_types(request))
+    body: dict = {"results": results}
+    if len(found) > limit:
+        next_after = str(found[limit].id)
+        query = [(key, value) for key, value in request.args.items(multi=True) if key != "after"]
+        query.append(("after", next_after))
+        body["paging"] = {"next": {"after": next_after, "link": f"{request.base_url}?{urlencode(query)}"}}
+    return json_response(body)
+
+
+def find_record(
+    sandbox: Sandbox, kind: ObjectType, object_id: str, id_property: str | None, *, archived: bool
+) -> StoredRecord | None:
+    """A record by id, or by a unique property when ``idProperty`` is given (``?idProperty=email``)."""
+    with sandbox.store.reading() as connection:
+        if id_property and id_property != "hs_object_id":
+            ids = store.find_ids_by_property(connection, kind.name, id_property, [object_id], archived=archived)
+            record_id = ids.get(object_id.strip().lower())
+        else:
+            record_id = parse_record_id(object_id)
+        if record_id is None:
+            return None
+        return store.fetch_records(connection, kind.name, [record_id], archived=archived).get(record_id)
+
+
+def _missing(kind: ObjectType, object_id: str) -> HubSpotError:
+    if parse_record_id(object_id) is None:
+        message = "Object not found.  objectId are usually numeric."
+    else:
+        message = f"resource not found: {kind.singular} {object_id} does not exist"
+    return not_found(message, context={"id": [object_id]})
+
+
+def get_object(sandbox: Sandbox, request: Request, object_type: str, object_id: str) -> Response:
+    kind = resolve_object_type(object_type)
+    record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=query_bool(request, "archived"))
+    if record is None:
+        raise _missing(kind, object_id)
+    body = render_record(kind, sandbox.catalogue.definitions(kind), record, query_list(request, "properties"))
+    with sandbox.store.reading() as connection:
+        attach_associations(connection, kind, [body], _association_types(request))
+    return json_response(body)
+
+
+def create_object(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    body = read_json_object(request)
+    with sandbox.store.transaction() as connection:
+        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
+        record = writer.create(body.get("properties"), body.get("associations"))
+    return json_response(render_written_record(kind, writer.definitions, record), status=201)
+
+
+def update_object(sandbox: Sandbox, request: Request, object_type: str, object_id: str) -> Response:
+    kind = resolve_object_type(object_type)
+    body = read_json_object(request)
+    if "properties" not in body:
+        raise validation_error("Invalid input JSON: 'properties' is required.")
+    record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=False)
+    if record is None:
+        raise _missing(kind, object_id)
+    with sandbox.store.transaction() as connection:
+        current = store.fetch_records(connection, kind.name, [record.id]).get(record.id)
+        if current is None:
+            raise _missing(kind, object_id)
+        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
+        updated = writer.update(current, body["properties"])
+    return json_response(render_written_record(kind, writer.definitions, updated))
+
+
+def archive_object(sandbox: Sandbox, request: Request, object_type: str, object_id: str) -> Response:
+    """HubSpot answers 204 whether or not the record existed."""
+    kind = resolve_object_type(object_type)
+    record_id = parse_record_id(object_id)
+    if record_id is not None:
+        with sandbox.store.transaction() as connection:
+            store.archive_records(connection, kind.name, [record_id], now_milliseconds())
+    return Response(status=204)
+
+
+def gdpr_delete(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    """Permanent deletion of a contact (``{objectId, idProperty?}``): gone even from the archive."""
+    kind = resolve_object_type(object_type)
+    if kind.name != "contacts":
+        raise not_found(f"GDPR delete exists for contacts only, not {kind.name}.")
+    body = read_json_object(request)
+    object_id = str(body.get("objectId", ""))
+    record = find_record(sandbox, kind, object_id, body.get("idProperty"), archived=False) or find_record(
+        sandbox, kind, object_id, body.get("idProperty"), archived=True
+    )
+    if record is None:
+        raise _missing(kind, object_id)
+    with sandbox.store.transaction() as connection:
+        store.delete_records_permanently(connection, [record.id])
+    return Response(status=204)

@@ -1,0 +1,34 @@
+"""The properties API: list an object type's property definitions, read one, create a custom one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Request, Response
+
+from datasync_pipeline.sandbox.errors import json_response, not_found
+from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
+
+if TYPE_CHECKING:
+    from datasync_pipeline.sandbox.sandbox import Sandbox
+
+
+def list_properties(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    """All definitions at once: HubSpot does not page this endpoint."""
+    kind = resolve_object_type(object_type)
+    definitions = sandbox.catalogue.definitions(kind).values()
+    return json_response({"results": [definition.to_json() for definition in definitions]})
+
+
+def get_property(sandbox: Sandbox, request: Request, object_type: str, property_name: str) -> Response:
+    kind = resolve_object_type(object_type)
+    definition = sandbox.catalogue.definitions(kind).get(property_name)
+    if definition is None:
+        raise not_found(f"Unable to find property {property_name} for object type {kind.name}.")
+    return json_response(definition.to_json())
+
+
+def create_property(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    kind = resolve_object_type(object_type)
+    definition = sandbox.catalogue.create(kind, read_json_object(request))
+    return json_response(definition.to_json(), status=201)
