@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from datasync_pipeline.objects.catalogue import OBJECT_TYPES
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -103,6 +103,16 @@ class FieldMapping(StrictModel):
     hubspot: str
     app: str | None = None
     enabled: bool = True
+    type: ValueType | None = Field(default=None, description="the HubSpot property's type (custom mappings; default string)")
+    app_type: ValueType | None = Field(default=None, description="the app column's type; checked against the property's")
+
+
+class AssociationSpec(StrictModel):
+    """An association kept by this sync (rule 8): the app column holding the associated record's key."""
+
+    object: str
+    app_column: str
+    enabled: bool = True
 
 
 class FilterOperator(StrEnum):
@@ -140,6 +150,7 @@ class SyncSpec(StrictModel):
     default_app: Side = Side.HUBSPOT
     use_default_mappings: bool = True
     mappings: list[FieldMapping] = []
+    associations: list[AssociationSpec] = []
     sync_contacts_without_email: bool = False
     filters: SideFilters = SideFilters()
     enabled: bool = True

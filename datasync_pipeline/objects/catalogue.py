@@ -142,13 +142,61 @@ OBJECT_TYPES: dict[str, ObjectType] = {
 
 @dataclass(frozen=True)
 class ResolvedMapping:
-    """A mapping in force for one sync: the HubSpot property, the app column, its type."""
+    """A mapping in force for one sync: the HubSpot property, the app column, their types."""
 
     hubspot: str
     app: str
-    value_type: ValueType
+    value_type: ValueType  # the HubSpot property's type
     required: bool
     is_default: bool
+    app_type: ValueType | None = None  # the app column's type, when declared in the config
+
+
+# Values flow between types of one family; across families a value would be refused or mangled.
+TYPE_FAMILIES: dict[ValueType, str] = {
+    ValueType.STRING: "text", ValueType.EMAIL: "text", ValueType.ENUMERATION: "text",
+    ValueType.NUMBER: "number", ValueType.DATE: "date", ValueType.DATETIME: "date", ValueType.BOOL: "boolean",
+}
+
+
+def incompatibility(hubspot_type: ValueType, app_type: ValueType) -> str | None:
+    """Why a HubSpot property of one type cannot be mapped to an app field of another, or None."""
+    if TYPE_FAMILIES[hubspot_type] == TYPE_FAMILIES[app_type]:
+        return None
+    return (f"a {hubspot_type.value} property cannot be mapped to a {app_type.value} field: "
+            f"{TYPE_FAMILIES[hubspot_type]} values do not convert to {TYPE_FAMILIES[app_type]} values without loss")
+
+
+@dataclass(frozen=True)
+class AssociationKind:
+    """An association datasync keeps (rule 8), with HubSpot's type id for writing it."""
+
+    from_object: str
+    to_object: str
+    type_id: int  # HUBSPOT_DEFINED; for companies the primary link
+    primary: bool = False  # only the primary company is synced
+
+
+def _activity_links(name: str, contact: int, company: int, deal: int) -> list[AssociationKind]:
+    return [AssociationKind(name, "contacts", contact), AssociationKind(name, "companies", company), AssociationKind(name, "deals", deal)]
+
+
+ASSOCIATIONS: dict[tuple[str, str], AssociationKind] = {
+    (kind.from_object, kind.to_object): kind
+    for kind in [
+        AssociationKind("contacts", "companies", 1, primary=True),
+        AssociationKind("deals", "companies", 5, primary=True),
+        AssociationKind("deals", "contacts", 3),
+        AssociationKind("tickets", "contacts", 16),
+        AssociationKind("tickets", "companies", 26, primary=True),
+        AssociationKind("invoices", "contacts", 177),
+        *_activity_links("notes", 202, 190, 214),
+        *_activity_links("tasks", 204, 192, 216),
+        *_activity_links("calls", 194, 182, 206),
+        *_activity_links("emails", 198, 186, 210),
+        *_activity_links("meetings", 200, 188, 212),
+    ]
+}
 
 
 def resolve_mappings(sync: SyncSpec) -> list[ResolvedMapping]:
@@ -163,8 +211,9 @@ def resolve_mappings(sync: SyncSpec) -> list[ResolvedMapping]:
         if override is not None and not override.enabled:
             continue
         app_column = override.app if override is not None and override.app else default.app
-        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True))
+        app_type = override.app_type if override is not None else None
+        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type))
     for custom in overrides.values():
         if custom.enabled and custom.app:
-            resolved.append(ResolvedMapping(custom.hubspot, custom.app, ValueType.STRING, False, False))
+            resolved.append(ResolvedMapping(custom.hubspot, custom.app, custom.type or ValueType.STRING, False, False, custom.app_type))
     return resolved

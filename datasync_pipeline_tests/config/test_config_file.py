@@ -122,3 +122,37 @@ def test_embedded_default_loads_without_any_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DATASYNC_HOME", str(tmp_path))
     config = load_config()
     assert config.connections["hubspot"].sandbox.path == f"{tmp_path}/sandbox.sqlite"
+
+
+def test_rule4_type_incompatible_mapping_is_refused_saying_why():
+    message = refused(VALID.replace("{hubspot: loyalty_tier, app: tier}", "{hubspot: loyalty_points, app: points, type: number, app_type: string}"))
+    assert ("syncs[0].mappings[2].app_type: loyalty_points -> points: a number property cannot be mapped to a string field: "
+            "number values do not convert to text values without loss") in message
+    message = refused(VALID.replace("{hubspot: phone, enabled: false}", "{hubspot: phone, type: number}"))
+    assert "syncs[0].mappings[1].type: contacts.phone is a string property, not number" in message
+    # Types of one family map: a date property to a datetime column.
+    parse_config(VALID.replace("{hubspot: loyalty_tier, app: tier}", "{hubspot: renewal, app: renews_at, type: date, app_type: datetime}"), source="x")
+
+
+ASSOCIATED = """\
+connections:
+  hubspot: {kind: hubspot, sandbox: {path: s.sqlite}}
+  erp: {kind: sql, url: "sqlite:///erp.sqlite"}
+  other: {kind: sql, url: "sqlite:///other.sqlite"}
+state: {url: "sqlite:///state.sqlite"}
+syncs:
+  - {name: companies, object: companies, app: erp, table: {name: companies}}
+  - name: contacts
+    object: contacts
+    app: erp
+    table: {name: customers}
+    associations: [{object: companies, app_column: company_id}]
+"""
+
+
+def test_rule8_associations_need_a_sync_of_the_associated_object():
+    parse_config(ASSOCIATED, source="x")
+    message = refused(ASSOCIATED.replace("app: erp, table: {name: companies}", "app: other, table: {name: companies}"))
+    assert "syncs[1].associations[0].object: no sync of companies between the same accounts" in message
+    message = refused(ASSOCIATED.replace("{object: companies, app_column: company_id}", "{object: products, app_column: product_id}"))
+    assert "syncs[1].associations[0].object: contacts keep no association with products; they can be associated with companies" in message
