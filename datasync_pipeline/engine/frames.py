@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from datasync_pipeline.config.model import AppTable, FilterRule
+from datasync_pipeline.config.model import AppTable, AssociationSpec, FilterRule
 from datasync_pipeline.engine.filters import IN_FILTERS, filter_fields, in_filters
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
@@ -48,7 +48,18 @@ def _origin_app_id(value: str | None, sync_name: str) -> str | None:
     return None
 
 
-def app_frame(rows: pd.DataFrame, mappings: list[ResolvedMapping], table: AppTable, filters: Sequence[FilterRule] = ()) -> pd.DataFrame:
+def association_column(object_name: str) -> str:
+    """The engine column holding the app key of the associated record of this object type."""
+    return f"_association_{object_name}"
+
+
+def app_frame(
+    rows: pd.DataFrame,
+    mappings: list[ResolvedMapping],
+    table: AppTable,
+    filters: Sequence[FilterRule] = (),
+    associations: Sequence[AssociationSpec] = (),
+) -> pd.DataFrame:
     renamed = {m.app: m.hubspot for m in mappings}
     frame = pd.DataFrame({"record_id": rows[table.key].astype(str)})
     for app_column, hubspot_property in renamed.items():
@@ -57,7 +68,18 @@ def app_frame(rows: pd.DataFrame, mappings: list[ResolvedMapping], table: AppTab
     frame["_origin_hubspot_id"] = origin.astype(object).where(origin.notna(), None).map(lambda v: None if v is None else str(v)) if origin is not None else None
     if filters:
         frame[IN_FILTERS] = in_filters(rows, filters)
+    for association in associations:
+        keys = rows[association.app_column]
+        frame[association_column(association.object)] = keys.astype(object).where(keys.notna(), None).map(_key_text)
     return frame
+
+
+def _key_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an integer key read into a float column because of NULLs
+    return str(value)
 
 
 def properties_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, str]:

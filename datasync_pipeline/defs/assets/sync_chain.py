@@ -36,7 +36,8 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
     prefix = sync.name
-    app_columns = list(dict.fromkeys([m.app for m in mappings] + filter_fields(sync.filters.app)))
+    associations = [a for a in sync.associations if a.enabled]
+    app_columns = list(dict.fromkeys([m.app for m in mappings] + filter_fields(sync.filters.app) + [a.app_column for a in associations]))
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
@@ -57,7 +58,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
               description=f"Every row of the app table {sync.table.name!r}, renamed to HubSpot property names.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app)
+            frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
         context.log.info(f"read {len(frame):,} rows of {sync.table.name}")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
