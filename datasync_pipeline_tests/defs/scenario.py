@@ -1,0 +1,69 @@
+"""A small contacts sync between the embedded sandbox and a SQLite app, for run-level tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from datasync_pipeline.config import DatasyncConfig, parse_config
+from datasync_pipeline.connectors.hubspot import HubSpotClient
+from datasync_pipeline.connectors.sql import SqlTableSpec, create_app_table
+from datasync_pipeline.demo.seed import CUSTOMER_COLUMNS
+from datasync_pipeline.sandbox import Sandbox, SandboxSettings
+
+CONFIG = """
+connections:
+  hubspot: {{kind: hubspot, sandbox: {{path: "{home}/sandbox.sqlite"}}, tier: unlimited}}
+  app: {{kind: sql, url: "sqlite:///{home}/app.sqlite"}}
+state: {{url: "sqlite:///{home}/state.sqlite"}}
+syncs:
+  - name: contacts
+    object: contacts
+    app: app
+    table: {{name: customers}}
+{extra}
+"""
+
+
+@dataclass
+class ContactsScenario:
+    home: Path
+    config: DatasyncConfig
+    sandbox: Sandbox
+
+    def seed_hubspot(self, contacts: list[dict]) -> list[str]:
+        return self.sandbox.seed("contacts", contacts)
+
+    def seed_app(self, customers: list[dict]) -> None:
+        engine = sa.create_engine(f"sqlite:///{self.home}/app.sqlite")
+        with engine.begin() as connection:
+            rows = [{column: row.get(column) for column in CUSTOMER_COLUMNS} for row in customers]
+            connection.execute(sa.insert(sa.Table("customers", sa.MetaData(), autoload_with=connection)), rows)
+        engine.dispose()
+
+    def hubspot_contacts(self) -> dict[str, dict]:
+        """HubSpot contacts by id, with their synced properties."""
+        properties = ["email", "firstname", "lastname", "city", "phone", "country", "company", "jobtitle", "datasync_id"]
+        with HubSpotClient(base_url="http://sandbox", token="sandbox-token", tier="unlimited",
+                           transport=httpx.WSGITransport(app=self.sandbox.wsgi_app)) as client:
+            return {record["id"]: record["properties"] for record in client.list_records("contacts", properties=properties)}
+
+    def customers(self) -> list[dict]:
+        engine = sa.create_engine(f"sqlite:///{self.home}/app.sqlite")
+        with engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(sa.text("select * from customers order by id"))]
+        engine.dispose()
+        return rows
+
+
+def contacts_scenario(home: Path, *, extra: str = "") -> ContactsScenario:
+    config = parse_config(CONFIG.format(home=home, extra=extra), source="scenario")
+    sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier="unlimited"))
+    engine = sa.create_engine(f"sqlite:///{home}/app.sqlite")
+    spec = SqlTableSpec(table="customers", key_column="id", columns=list(CUSTOMER_COLUMNS), updated_at_column="updated_at", external_id_column="hubspot_id")
+    create_app_table(engine, spec, CUSTOMER_COLUMNS)
+    engine.dispose()
+    return ContactsScenario(home, config, sandbox)
