@@ -22,6 +22,7 @@ from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.match import MatchResult, match_records
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
+from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any
 
 
 class LoadConfig(dg.Config):
@@ -49,6 +50,8 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
+        problems = hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object))
+        raise_if_any(problems, where=f"sync {sync.name!r}, HubSpot {sync.object}")
         properties = list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
         frame = frames.hubspot_frame(client.list_records(sync.object, properties=properties), mappings, sync.name, sync.filters.hubspot)
         context.log.info(f"read {len(frame):,} HubSpot {sync.object}")
@@ -58,6 +61,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
               description=f"Every row of the app table {sync.table.name!r}, renamed to HubSpot property names.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
+            raise_if_any(app_type_problems(mappings, connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
             frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
         context.log.info(f"read {len(frame):,} rows of {sync.table.name}")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
