@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from datasync_pipeline.state import progress
 from datasync_pipeline.state.tables import metadata, pairs, record_status
 
 WRITE_CHUNK = 2_000
@@ -112,6 +113,34 @@ class StateStore:
         )
         with self.engine.connect() as connection:
             return {f"{status}/{category}": count for status, category, count in connection.execute(query)}
+
+    def watermarks(self, sync: str) -> dict[str, datetime]:
+        """How far each side ("hubspot", "app") has been read, in UTC."""
+        return progress.read_watermarks(self.engine, sync)
+
+    def advance_watermarks(self, sync: str, marks: Mapping[str, datetime], *, run_id: str | None = None) -> None:
+        progress.save_watermarks(self.engine, sync, marks, run_id=run_id)
+
+    def is_enabled(self, sync: str) -> bool:
+        return progress.is_enabled(self.engine, sync)
+
+    def set_enabled(self, sync: str, enabled: bool) -> None:
+        progress.set_enabled(self.engine, sync, enabled)
+
+    def record_conflicts(self, sync: str, frame: pd.DataFrame, *, run_id: str | None = None) -> int:
+        return progress.record_conflicts(self.engine, sync, frame, run_id=run_id)
+
+    def conflicts(self, sync: str | None = None) -> pd.DataFrame:
+        return progress.read_conflicts(self.engine, sync)
+
+    def forget_sync(self, sync: str) -> dict[str, int]:
+        """Delete everything the store keeps about a sync (rule 11: deleting a sync); counts per table."""
+        removed = {}
+        with self.engine.begin() as connection:
+            for table in metadata.sorted_tables:
+                if "sync" in table.c:
+                    removed[table.name] = connection.execute(sa.delete(table).where(table.c.sync == sync)).rowcount
+        return removed
 
     def pair_count(self, sync: str) -> int:
         with self.engine.connect() as connection:

@@ -35,3 +35,40 @@ record_status = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# How far each side of a sync has been read: the next incremental run reads changes from here.
+# Advanced only after the run's writes are committed, so a failed run is redone from the old mark.
+watermarks = sa.Table(
+    "datasync_watermarks",
+    metadata,
+    sa.Column("sync", sa.String(64), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),
+    sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Syncs switched off from the command line (rule 11); the config's `enabled` flag is the other switch.
+sync_controls = sa.Table(
+    "datasync_sync_controls",
+    metadata,
+    sa.Column("sync", sa.String(64), primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every field where both sides disagreed, with the winner (rule 3): exportable for review.
+conflicts = sa.Table(
+    "datasync_conflicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sync", sa.String(64), nullable=False, index=True),
+    sa.Column("hubspot_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("field", sa.String(255), nullable=False),
+    sa.Column("hubspot_value", sa.Text, nullable=True),
+    sa.Column("app_value", sa.Text, nullable=True),
+    sa.Column("winner", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)

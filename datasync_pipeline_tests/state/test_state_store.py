@@ -41,3 +41,22 @@ def test_many_links_are_written_in_chunks(app_database_url):
     store = StateStore(app_database_url)
     store.link("contacts", [Link(str(i), str(100_000 + i)) for i in range(5_500)])
     assert store.pair_count("contacts") == 5_500
+
+
+def test_watermarks_only_move_forward_and_controls_and_forget(app_database_url):
+    from datetime import UTC, datetime, timedelta
+
+    store = StateStore(app_database_url)
+    t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    store.advance_watermarks("contacts", {"hubspot": t0, "app": t0}, run_id="r1")
+    store.advance_watermarks("contacts", {"hubspot": t0 - timedelta(minutes=5), "app": t0 + timedelta(seconds=1)}, run_id="r2")
+    assert store.watermarks("contacts") == {"hubspot": t0, "app": t0 + timedelta(seconds=1)}
+    assert store.is_enabled("contacts")
+    store.set_enabled("contacts", False)
+    assert not store.is_enabled("contacts") and store.is_enabled("deals")
+    store.link("contacts", [Link("1", "10")])
+    store.record_conflicts("contacts", pd.DataFrame([{"hubspot_id": "1", "app_id": "10", "field": "city", "hubspot_value": "Bonn", "app_value": None, "winner": "hubspot"}]))
+    assert store.conflicts("contacts")[["field", "hubspot_value", "app_value"]].values.tolist() == [["city", "Bonn", None]]
+    removed = store.forget_sync("contacts")
+    assert removed["datasync_pairs"] == 1 and removed["datasync_watermarks"] == 2 and removed["datasync_conflicts"] == 1
+    assert store.watermarks("contacts") == {} and store.is_enabled("contacts")
