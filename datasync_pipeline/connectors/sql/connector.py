@@ -77,6 +77,14 @@ class SqlConnector:
         """The latest ``updated_at`` in the table as aware UTC, or None when it is empty."""
         return self._reader.max_updated_at()
 
+    def read_keys(self, keys: Iterable[str]) -> pd.DataFrame:
+        """The live rows with these keys (e.g. the app side of changed pairs)."""
+        return self._reader.read_keys(keys, self.batch_size)
+
+    def read_matching(self, column: str, values: Iterable[str]) -> pd.DataFrame:
+        """Live rows whose ``column`` equals one of ``values``, ignoring case and surrounding space."""
+        return self._reader.read_matching(column, values, self.batch_size)
+
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> WriteResult:
         """Create rows (each with ``_ref``); idempotent on the external id; bad rows fail alone."""
         return self._writer.insert(rows)

@@ -91,6 +91,33 @@ class SqlReader:
                     deleted.extend(k for k in batch if k not in live)
         return deleted
 
+    def read_keys(self, keys: Iterable[str], batch_size: int) -> pd.DataFrame:
+        """The live rows with these keys (the app side of changed pairs), in batches of ``batch_size``."""
+        frames = []
+        with translate_connection_errors(self._engine, f"reading rows of {self._app.name!r}"):
+            with self._engine.connect() as connection:
+                for batch in batched(dict.fromkeys(str(k) for k in keys), batch_size):
+                    coerced = self._coerce_keys(batch)
+                    if coerced:
+                        frames.append(self._frame(connection.execute(self._select().where(self._app.key.in_(coerced))).all()))
+        return pd.concat(frames, ignore_index=True) if frames else self._frame([])
+
+    def read_matching(self, column: str, values: Iterable[str], batch_size: int) -> pd.DataFrame:
+        """Live rows whose ``column`` equals one of ``values`` ignoring case and surrounding space.
+
+        How new records of the other side find their match (an email, a domain) without reading the
+        whole table: the work grows with the number of new records.
+        """
+        if not self._app.has_column(column):
+            raise DatasyncError(f"table {self._app.name!r} has no column {column!r}")
+        normalized = sa.func.lower(sa.func.trim(self._app.table.c[column]))
+        frames = []
+        with translate_connection_errors(self._engine, f"looking up rows of {self._app.name!r}"):
+            with self._engine.connect() as connection:
+                for batch in batched(dict.fromkeys(str(v).strip().lower() for v in values), batch_size):
+                    frames.append(self._frame(connection.execute(self._select().where(normalized.in_(batch))).all()))
+        return pd.concat(frames, ignore_index=True) if frames else self._frame([])
+
     def max_updated_at(self) -> datetime | None:
         """The latest ``updated_at`` in the table (soft-deleted rows included), as aware UTC."""
         updated_at = self._require_updated_at()

@@ -164,3 +164,17 @@ def test_incremental_reads_need_an_updated_at_column(app_engine):
     with pytest.raises(DatasyncError, match="no updated_at column configured"):
         connector.read_changed_since(None)
     assert list(connector.read_all().columns) == ["id", "body"]
+
+
+def test_rows_are_read_by_key_and_by_identity_value_ignoring_case(app_engine, customers_spec):
+    from datasync_pipeline.connectors.sql import SqlConnector, create_app_table
+
+    table = create_app_table(app_engine, customers_spec)
+    with app_engine.begin() as connection:
+        connection.execute(sa.insert(table), [{"email": " Ann@Example.com", "first_name": "Ann"}, {"email": "ben@example.com", "first_name": "Ben"},
+                                              {"email": "cy@example.com", "first_name": "Cy"}])
+    connector = SqlConnector(app_engine, customers_spec)
+    keys = connector.read_all()["id"].tolist()
+    assert connector.read_keys([keys[0], keys[2], "999"])["first_name"].tolist() == ["Ann", "Cy"]
+    assert sorted(connector.read_matching("email", ["ann@example.com", "BEN@example.com", "zed@example.com"])["first_name"]) == ["Ann", "Ben"]
+    assert connector.read_keys([]).empty
