@@ -34,11 +34,42 @@ class StateStore:
         self.engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         metadata.create_all(self.engine)
 
-    def known_pairs(self, sync: str) -> pd.DataFrame:
-        query = sa.select(pairs.c.hubspot_id, pairs.c.app_id).where(pairs.c.sync == sync)
+    def known_pairs(self, sync: str, *, status: str | None = None) -> pd.DataFrame:
+        """Links of a sync (hubspot_id, app_id, status), optionally only those in one status."""
+        query = sa.select(pairs.c.hubspot_id, pairs.c.app_id, pairs.c.status).where(pairs.c.sync == sync)
+        if status is not None:
+            query = query.where(pairs.c.status == status)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return pd.DataFrame(rows, columns=["hubspot_id", "app_id"], dtype=object)
+        return pd.DataFrame(rows, columns=["hubspot_id", "app_id", "status"], dtype=object)
+
+    def last_values(self, sync: str, *, hubspot_ids: Iterable[str] = (), app_ids: Iterable[str] = ()) -> pd.DataFrame:
+        """The pairs touching these records, with the values each side held after the last sync."""
+        wanted_hubspot, wanted_app = [str(i) for i in hubspot_ids], [str(i) for i in app_ids]
+        columns = [pairs.c.hubspot_id, pairs.c.app_id, pairs.c.status, pairs.c.hubspot_values, pairs.c.app_values]
+        rows: dict[str, tuple] = {}
+        with self.engine.connect() as connection:
+            for column, ids in ((pairs.c.hubspot_id, wanted_hubspot), (pairs.c.app_id, wanted_app)):
+                for start in range(0, len(ids), WRITE_CHUNK):
+                    query = sa.select(*columns).where(pairs.c.sync == sync, column.in_(ids[start : start + WRITE_CHUNK]))
+                    rows.update({row.hubspot_id: tuple(row) for row in connection.execute(query)})
+        frame = pd.DataFrame(list(rows.values()), columns=["hubspot_id", "app_id", "status", "hubspot_values", "app_values"], dtype=object)
+        for side in ("hubspot_values", "app_values"):
+            frame[side] = frame[side].map(lambda values: values or {})
+        return frame
+
+    def mark_deleted(self, sync: str, hubspot_ids: Iterable[str], *, deleted_in: str) -> int:
+        """Rule 10: the pairs of records deleted on one side stop syncing and show as failing."""
+        ids = [str(i) for i in hubspot_ids]
+        status = f"deleted_in_{deleted_in}"
+        with self.engine.begin() as connection:
+            for start in range(0, len(ids), WRITE_CHUNK):
+                connection.execute(
+                    pairs.update()
+                    .where(pairs.c.sync == sync, pairs.c.hubspot_id.in_(ids[start : start + WRITE_CHUNK]), pairs.c.status == "synced")
+                    .values(status=status)
+                )
+        return len(ids)
 
     def link(self, sync: str, links: Iterable[Link]) -> int:
         """Record links with the values each side now holds (None: that side's values are not known here).
@@ -48,7 +79,7 @@ class StateStore:
         now = datetime.now(UTC)
         rows = [
             {"sync": sync, "hubspot_id": str(link.hubspot_id), "app_id": str(link.app_id), "linked_at": now, "synced_at": now,
-             "hubspot_values": link.hubspot_values, "app_values": link.app_values}
+             "hubspot_values": link.hubspot_values, "app_values": link.app_values, "status": "synced"}
             for link in links
         ]
         with self.engine.begin() as connection:
@@ -70,6 +101,7 @@ class StateStore:
                             "synced_at": statement.excluded.synced_at,
                             "hubspot_values": sa.func.coalesce(statement.excluded.hubspot_values, pairs.c.hubspot_values),
                             "app_values": sa.func.coalesce(statement.excluded.app_values, pairs.c.app_values),
+                            "status": statement.excluded.status,
                         },
                     )
                 )

@@ -17,6 +17,8 @@ pairs = sa.Table(
     # The values each side held after the last sync: the base of later three-way merges.
     sa.Column("hubspot_values", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("app_values", sa.JSON(none_as_null=True), nullable=True),
+    # "synced", or "deleted_in_hubspot" / "deleted_in_app" (rule 10): the pair then stops syncing.
+    sa.Column("status", sa.String(32), nullable=False, server_default="synced"),
     sa.UniqueConstraint("sync", "app_id", name="uq_datasync_pairs_app"),
 )
 

@@ -19,7 +19,7 @@ def test_links_are_upserts_and_a_relinked_app_record_drops_its_old_link(app_data
     store.link("contacts", [Link("1", "10", None, {"email": "a@x.com"})])  # the other load adds its side
     store.link("contacts", [Link("3", "11")])  # app record 11 now belongs to HubSpot record 3
     store.link("deals", [Link("1", "10")])  # another sync: its own namespace
-    assert sorted(store.known_pairs("contacts").itertuples(index=False, name=None)) == [("1", "10"), ("3", "11")]
+    assert sorted(store.known_pairs("contacts")[["hubspot_id", "app_id"]].itertuples(index=False, name=None)) == [("1", "10"), ("3", "11")]
     with store.engine.connect() as connection:
         row = connection.execute(sa.select(pairs.c.hubspot_values, pairs.c.app_values).where(pairs.c.hubspot_id == "1", pairs.c.sync == "contacts")).one()
     assert row.hubspot_values == {"email": "a@x.com"} and row.app_values == {"email": "a@x.com"}
@@ -60,3 +60,15 @@ def test_watermarks_only_move_forward_and_controls_and_forget(app_database_url):
     removed = store.forget_sync("contacts")
     assert removed["datasync_pairs"] == 1 and removed["datasync_watermarks"] == 2 and removed["datasync_conflicts"] == 1
     assert store.watermarks("contacts") == {} and store.is_enabled("contacts")
+
+
+def test_deleted_pairs_stop_syncing_until_relinked_and_keep_their_last_values(app_database_url):
+    store = StateStore(app_database_url)
+    store.link("contacts", [Link("1", "10", {"email": "a@x.com"}, {"email": "a@x.com"}), Link("2", "11")])
+    store.mark_deleted("contacts", ["1"], deleted_in="hubspot")
+    assert store.known_pairs("contacts", status="synced")["hubspot_id"].tolist() == ["2"]
+    [row] = store.last_values("contacts", app_ids=["10"]).to_dict("records")
+    assert row["status"] == "deleted_in_hubspot" and row["hubspot_values"] == {"email": "a@x.com"}
+    assert store.last_values("contacts", hubspot_ids=["2"])["app_values"].tolist() == [{}]
+    store.link("contacts", [Link("7", "10")])  # restored: linked to its new HubSpot record
+    assert sorted(store.known_pairs("contacts", status="synced")["hubspot_id"]) == ["2", "7"]
