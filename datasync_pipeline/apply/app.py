@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pandas as pd
 
 from datasync_pipeline.apply.outcome import LoadOutcome
 from datasync_pipeline.config.model import SyncSpec
@@ -21,7 +20,6 @@ def load_app(
     sync: SyncSpec,
     mappings: list[ResolvedMapping],
     plan: MergePlan,
-    app: pd.DataFrame,
     *,
     dry_run: bool,
     run_id: str | None,
@@ -64,14 +62,7 @@ def load_app(
         outcome.updated = len(result.written)
 
     failed_rows = {record_id for side, record_id, status, *_ in outcome.rows if side == "app" and status == "failed"}
-    fields = [m.hubspot for m in mappings]
-    current = app.set_index("record_id")[fields]
-    for hubspot_id, app_id in plan.pairs[["hubspot_id", "app_id"]].itertuples(index=False):
-        if app_id in failed_rows:
-            continue
-        values = {k: v for k, v in current.loc[app_id].items() if v is not None and not pd.isna(v)}
-        values.update(updates.get(app_id, {}))
-        links.append(Link(hubspot_id, app_id, app_values=values))
+    # Links of created records now; pairs that already existed get their new values at the checkpoint.
     store.link(sync.name, links)
     store.clear_outcomes(sync.name, "hubspot", [link.hubspot_id for link in links], recorded_by=outcome.target)
     store.clear_outcomes(sync.name, "app", [link.app_id for link in links if link.app_id not in failed_rows], recorded_by=outcome.target)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pandas as pd
 
 from datasync_pipeline.apply.outcome import LoadOutcome
 from datasync_pipeline.config.model import SyncSpec
@@ -26,7 +25,6 @@ def load_hubspot(
     sync: SyncSpec,
     mappings: list[ResolvedMapping],
     plan: MergePlan,
-    hubspot: pd.DataFrame,
     *,
     dry_run: bool,
     run_id: str | None,
@@ -69,24 +67,10 @@ def load_hubspot(
         outcome.updated = len(result.results)
 
     failed_pairs = {record_id for side, record_id, status, *_ in outcome.rows if side == "hubspot" and status == "failed"}
-    links.extend(_matched_links(plan, hubspot, updates, mappings, skip=failed_pairs))
+    # Links of created records now; pairs that already existed get their new values at the checkpoint,
+    # once both loads have committed.
     store.link(sync.name, links)
     store.clear_outcomes(sync.name, "app", [link.app_id for link in links], recorded_by=outcome.target)
     store.clear_outcomes(sync.name, "hubspot", [link.hubspot_id for link in links if link.hubspot_id not in failed_pairs], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome
-
-
-def _matched_links(plan: MergePlan, hubspot: pd.DataFrame, updates: dict[str, dict[str, Any]],
-                   mappings: list[ResolvedMapping], *, skip: set[str]) -> list[Link]:
-    """Links of matched pairs with the values HubSpot holds after this load."""
-    fields = [m.hubspot for m in mappings]
-    current = hubspot.set_index("record_id")[fields]
-    links = []
-    for hubspot_id, app_id in plan.pairs[["hubspot_id", "app_id"]].itertuples(index=False):
-        if hubspot_id in skip:
-            continue
-        values = {k: v for k, v in current.loc[hubspot_id].items() if v is not None and not pd.isna(v)}
-        values.update(updates.get(hubspot_id, {}))
-        links.append(Link(hubspot_id, app_id, hubspot_values=values))
-    return links

@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from datasync_pipeline.config import DatasyncConfig
-from datasync_pipeline.defs.jobs import FIRST_SYNC_JOB, SYNC_TAG, dry_run_config
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, SYNC_TAG, step_run_config
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 
@@ -47,18 +47,38 @@ def dagster_instance() -> dg.DagsterInstance:
 def run_first_sync(
     config: DatasyncConfig, *, dry_run: bool = False, instance: dg.DagsterInstance | None = None, log_level: str = "INFO"
 ) -> RunReport:
+    """Compare both sides of every enabled sync in full and write the merge plan (rule 6)."""
+    enabled = [sync.name for sync in config.syncs if sync.enabled]
+    return run_sync_job(config, FIRST_SYNC_JOB, enabled, mode="first", dry_run=dry_run, instance=instance, log_level=log_level)
+
+
+def run_incremental(
+    config: DatasyncConfig, sync_names: list[str], *, dry_run: bool = False, instance: dg.DagsterInstance | None = None,
+    log_level: str = "INFO",
+) -> RunReport:
+    """Sync what changed since the watermarks, as the sensor's runs do, for these syncs."""
+    return run_sync_job(config, INCREMENTAL_SYNC_JOB, sync_names, mode="incremental", dry_run=dry_run, instance=instance, log_level=log_level)
+
+
+def run_sync_job(
+    config: DatasyncConfig, job_name: str, sync_names: list[str], *, mode: str, dry_run: bool,
+    instance: dg.DagsterInstance | None, log_level: str,
+) -> RunReport:
     from datasync_pipeline.definitions import build_definitions
 
     instance = instance or dagster_instance()
-    enabled = [sync.name for sync in config.syncs if sync.enabled]
-    job = build_definitions(config).resolve_job_def(FIRST_SYNC_JOB)
+    definitions = build_definitions(config)
+    job = definitions.resolve_job_def(job_name)
+    graph = definitions.resolve_asset_graph()
+    selection = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name in sync_names]
     result = job.execute_in_process(
         instance=instance,
-        run_config={**(dry_run_config(enabled) if dry_run else {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={SYNC_TAG: ",".join(enabled), "datasync/dry_run": str(dry_run).lower()},
+        run_config={**step_run_config(sync_names, mode=mode, dry_run=dry_run), "loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={SYNC_TAG: ",".join(sync_names), DRY_RUN_TAG: str(dry_run).lower()},
+        asset_selection=selection,
         raise_on_error=False,
     )
-    summaries = {name: SyncSummary(name) for name in enabled}
+    summaries = {name: SyncSummary(name) for name in sync_names}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         sync_name, step = materialization.asset_key.path[0], materialization.asset_key.path[-1]

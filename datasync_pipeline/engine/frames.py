@@ -16,6 +16,7 @@ from datasync_pipeline.config.model import AppTable, AssociationSpec, FilterRule
 from datasync_pipeline.engine.filters import IN_FILTERS, filter_fields, in_filters
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
+MODIFIED_AT = "_modified_at"  # when the source last changed the record: watermarks and freshness
 ORIGIN_PROPERTY = "datasync_id"  # a custom unique HubSpot property: "<sync>:<app id>" of records we created
 
 
@@ -33,9 +34,11 @@ def hubspot_frame(
         properties = record.get("properties") or {}
         row = {"record_id": str(record["id"]), **{name: properties.get(name) for name in wanted}}
         row["_origin_app_id"] = _origin_app_id(properties.get(ORIGIN_PROPERTY), sync_name)
+        row[MODIFIED_AT] = record.get("updatedAt")
         rows.append(row)
-    raw = pd.DataFrame(rows, columns=["record_id", *wanted, "_origin_app_id"], dtype=object)
+    raw = pd.DataFrame(rows, columns=["record_id", *wanted, "_origin_app_id", MODIFIED_AT], dtype=object)
     frame = raw[["record_id", *fields, "_origin_app_id"]].copy()
+    frame[MODIFIED_AT] = pd.to_datetime(raw[MODIFIED_AT], utc=True, format="ISO8601")
     if filters:
         frame[IN_FILTERS] = in_filters(raw, filters)
     return frame
@@ -66,6 +69,8 @@ def app_frame(
         frame[hubspot_property] = rows[app_column].astype(object).where(rows[app_column].notna(), None)
     origin = rows[table.external_id] if table.external_id and table.external_id in rows else None
     frame["_origin_hubspot_id"] = origin.astype(object).where(origin.notna(), None).map(lambda v: None if v is None else str(v)) if origin is not None else None
+    if table.updated_at and table.updated_at in rows:
+        frame[MODIFIED_AT] = pd.to_datetime(rows[table.updated_at], utc=True)
     if filters:
         frame[IN_FILTERS] = in_filters(rows, filters)
     for association in associations:

@@ -137,6 +137,14 @@ class StateStore:
                     )
                 )
 
+    def failed_records(self, sync: str, *, run_id: str) -> set[tuple[str, str]]:
+        """(side, record id) of the records whose write failed in this run."""
+        query = sa.select(record_status.c.side, record_status.c.record_id).where(
+            record_status.c.sync == sync, record_status.c.run_id == run_id, record_status.c.status == "failed"
+        )
+        with self.engine.connect() as connection:
+            return {(side, record_id) for side, record_id in connection.execute(query)}
+
     def outcome_counts(self, sync: str) -> dict[str, int]:
         query = (
             sa.select(record_status.c.status, record_status.c.category, sa.func.count())

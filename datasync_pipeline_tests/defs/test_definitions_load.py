@@ -9,7 +9,7 @@ import dagster as dg
 from datasync_pipeline.config import parse_config
 from datasync_pipeline.definitions import build_definitions
 
-CHAIN = ["hubspot_records", "app_records", "matched", "merge_plan", "hubspot_load", "app_load"]
+CHAIN = ["hubspot_records", "app_records", "matched", "merge_plan", "hubspot_load", "app_load", "checkpoint"]
 
 
 def test_embedded_default_definitions_load(tmp_path, monkeypatch):
@@ -19,8 +19,10 @@ def test_embedded_default_definitions_load(tmp_path, monkeypatch):
     dg.Definitions.validate_loadable(module.defs)
     job = module.defs.resolve_job_def("first_sync")
     assert job.tags["datasync/mode"] == "first"
+    assert module.defs.resolve_job_def("incremental_sync").tags["datasync/mode"] == "incremental"
     keys = {key.to_user_string() for key in module.defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {f"contacts/{step}" for step in CHAIN}
+    for sync in module.load_config().syncs:
+        assert {f"{sync.name}/{step}" for step in CHAIN} <= keys
 
 
 def test_each_sync_gets_its_own_group_and_secrets_stay_environment_references(monkeypatch):
@@ -44,8 +46,9 @@ syncs:
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups["contacts_a/matched"] == "contacts_a" and groups["contacts_b/app_load"] == "contacts_b"
     assert not any(key.startswith("deals_b/") for key in groups)  # disabled syncs build nothing
-    upstream = graph.get(dg.AssetKey(["contacts_a", "merge_plan"])).parent_keys
-    assert upstream == {dg.AssetKey(["contacts_a", step]) for step in ("matched", "hubspot_records", "app_records")}
+    assert graph.get(dg.AssetKey(["contacts_a", "merge_plan"])).parent_keys == {dg.AssetKey(["contacts_a", "matched"])}
+    # The watermarks move only after both loads: the checkpoint depends on them.
+    assert {dg.AssetKey(["contacts_a", "hubspot_load"]), dg.AssetKey(["contacts_a", "app_load"])} <= graph.get(dg.AssetKey(["contacts_a", "checkpoint"])).parent_keys
     resources = defs.resources
     assert isinstance(resources["connection_hubspot"].token, dg.EnvVar)
     assert isinstance(resources["connection_erp_a"].url, dg.EnvVar)

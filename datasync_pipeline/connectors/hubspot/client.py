@@ -28,6 +28,9 @@ DEFAULT_OBJECT_PATH_PREFIX = "/crm/v3/objects"
 _DATED_OBJECT_PREFIX = re.compile(r"^/crm/objects/(?P<version>[^/]+)$")
 
 
+SEARCH_VALUES_PER_REQUEST = 100
+
+
 class HubSpotClient:
     """Records, search, properties and associations of one HubSpot account.
 
@@ -142,6 +145,32 @@ class HubSpotClient:
             properties=properties,
             overlap_ms=overlap_ms,
         )
+
+    def search_by_values(
+        self, object_type: str, property_name: str, values: Sequence[str], *, properties: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Records whose property equals one of `values` (an IN filter, 100 values a request).
+
+        How a new app record finds its possible match in HubSpot (a domain, a SKU) without reading
+        every record. Values are few per run; each request reads at most 200 results.
+        """
+        for start in range(0, len(values), SEARCH_VALUES_PER_REQUEST):
+            chunk = list(values[start : start + SEARCH_VALUES_PER_REQUEST])
+            body = {
+                "filterGroups": [{"filters": [{"propertyName": property_name, "operator": "IN", "values": chunk}]}],
+                "properties": list(properties),
+                "limit": 200,
+            }
+            after: str | None = None
+            while True:
+                page = self._transport.request(
+                    "POST", f"{self._object_path_prefix}/{{type}}/search", path_params={"type": object_type},
+                    json={**body, **({"after": after} if after else {})}, is_search=True,
+                ).json()
+                yield from page.get("results", [])
+                after = (page.get("paging") or {}).get("next", {}).get("after")
+                if not after:
+                    break
 
     # Properties
 

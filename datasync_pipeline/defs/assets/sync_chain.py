@@ -1,38 +1,42 @@
 """The asset factory: for each configured sync, the chain
 
     <sync>/hubspot_records, <sync>/app_records -> <sync>/matched -> <sync>/merge_plan
-        -> <sync>/hubspot_load, <sync>/app_load
+        -> <sync>/hubspot_load, <sync>/app_load -> <sync>/checkpoint
 
 grouped under the sync's name, so the lineage graph shows which step of which sync failed.
+Every step runs in the mode its run config names (``SyncStepConfig``): "first" compares both sides
+in full; "incremental" reads what changed since the watermarks. The checkpoint advances the
+watermarks only after both loads have committed, so a failed run is redone from the old marks.
 The assets only wire: the engine plans, the connectors read and write, the state store remembers.
 """
 
-
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
-from datasync_pipeline.engine import frames
 from datasync_pipeline.apply import load_app, load_hubspot
+from datasync_pipeline.apply.pairs import commit_pair_values
+from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
+from datasync_pipeline.defs.jobs import SyncStepConfig
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
-from datasync_pipeline.engine.match import MatchResult, match_records
+from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any
+from datasync_pipeline.ongoing import changes
+from datasync_pipeline.ongoing.matching import match_changes, match_everything
 
-
-class LoadConfig(dg.Config):
-    """Run-time switches of a load step."""
-
-    dry_run: bool = False
+INCREMENTAL = "incremental"
 
 
 def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsDefinition]:
     mappings = resolve_mappings(sync)
+    fields = [m.hubspot for m in mappings]
     object_type = OBJECT_TYPES[sync.object]
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
@@ -43,69 +47,162 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
 
+    def store_of(context: dg.AssetExecutionContext):
+        return getattr(context.resources, STATE_STORE_KEY).store()
+
+    def watermark(context: dg.AssetExecutionContext, side: str) -> datetime:
+        marks = store_of(context).watermarks(sync.name)
+        if side not in marks:
+            raise dg.Failure(f"sync {sync.name!r} has no {side} watermark yet: run the first sync (job first_sync) before incremental runs")
+        return marks[side]
+
     common: dict[str, Any] = {"group_name": prefix}
 
-    @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key},
-              description=f"Every HubSpot {sync.object} record, with the mapped properties.", **common)
-    def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+    @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key, STATE_STORE_KEY},
+              description=f"HubSpot {sync.object} with the mapped properties: all of them (first sync) or those changed since the watermark.", **common)
+    def hubspot_records(context: dg.AssetExecutionContext, config: SyncStepConfig) -> dg.Output[pd.DataFrame]:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
-        problems = hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object))
-        raise_if_any(problems, where=f"sync {sync.name!r}, HubSpot {sync.object}")
-        properties = list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
-        frame = frames.hubspot_frame(client.list_records(sync.object, properties=properties), mappings, sync.name, sync.filters.hubspot)
-        context.log.info(f"read {len(frame):,} HubSpot {sync.object}")
+        if config.mode == INCREMENTAL:
+            frame = changes.read_hubspot_changes(client, sync, mappings, watermark(context, "hubspot"))
+        else:
+            raise_if_any(hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object)), where=f"sync {sync.name!r}, HubSpot {sync.object}")
+            frame = frames.hubspot_frame(client.list_records(sync.object, properties=changes.hubspot_properties(sync, mappings)), mappings, sync.name, sync.filters.hubspot)
+        context.log.info(f"read {len(frame):,} HubSpot {sync.object} ({config.mode})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key},
-              description=f"Every row of the app table {sync.table.name!r}, renamed to HubSpot property names.", **common)
-    def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, STATE_STORE_KEY},
+              description=f"Rows of the app table {sync.table.name!r} renamed to HubSpot property names: all (first sync) or those changed since the watermark.", **common)
+    def app_records(context: dg.AssetExecutionContext, config: SyncStepConfig) -> dg.Output[pd.DataFrame]:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
             raise_if_any(app_type_problems(mappings, connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
-            frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
-        context.log.info(f"read {len(frame):,} rows of {sync.table.name}")
+            if config.mode == INCREMENTAL:
+                frame = changes.read_app_changes(connector, sync, mappings, watermark(context, "app"))
+            else:
+                frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
+        context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({config.mode})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
-    @dg.asset(key=key("matched"), kinds={"pandas"}, required_resource_keys={STATE_STORE_KEY},
+    @dg.asset(key=key("matched"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY},
               ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records"))},
-              description=f"HubSpot and app {sync.object} paired by their identity ({object_type.identity.value}).", **common)
-    def matched(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame) -> dg.Output[MatchResult]:
-        known = getattr(context.resources, STATE_STORE_KEY).store().known_pairs(sync.name)
-        domain_counts = any(m.hubspot == "domain" and m.is_default for m in mappings)
-        result = match_records(
-            hubspot, app, object_type.identity, known_pairs=known,
-            allow_contacts_without_email=sync.sync_contacts_without_email, domain_counts=domain_counts,
-        )
-        return dg.Output(result, metadata={"dagster/row_count": len(result.pairs), **prefixed(result.counts)})
+              description=f"{sync.object} paired by their identity ({object_type.identity.value}) or their existing link; deletions found.", **common)
+    def matched(context: dg.AssetExecutionContext, config: SyncStepConfig, hubspot: pd.DataFrame, app: pd.DataFrame) -> dg.Output[MatchedRecords]:
+        store = store_of(context)
+        if config.mode == INCREMENTAL:
+            client = getattr(context.resources, hubspot_key).client
+            calls_before = Counter(client.call_counts)
+            with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
+                result = match_changes(sync, mappings, hubspot, app, store=store, client=client, connector=connector)
+            extra = api_call_metadata(client.call_counts, calls_before)
+        else:
+            result, extra = match_everything(sync, mappings, hubspot, app, store=store), {}
+        return dg.Output(result, metadata={"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra})
 
-    @dg.asset(key=key("merge_plan"), kinds={"pandas"},
-              ins={"matched": dg.AssetIn(key("matched")), "hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records"))},
+    @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))},
               description="What the loads will write on each side: creates, updates, conflicts, exclusions.", **common)
-    def merge_plan(context: dg.AssetExecutionContext, matched: MatchResult, hubspot: pd.DataFrame, app: pd.DataFrame) -> dg.Output[MergePlan]:
-        plan = plan_first_sync(matched, hubspot, app, mappings, direction=sync.direction, default_app=sync.default_app)
-        return dg.Output(plan, metadata={"dagster/row_count": sum(plan.counts[k] for k in ("hubspot_creates", "app_creates", "hubspot_updates", "app_updates")),
-                                         **prefixed(plan.counts)})
+    def merge_plan(context: dg.AssetExecutionContext, config: SyncStepConfig, matched: MatchedRecords) -> dg.Output[MergePlan]:
+        if config.mode == INCREMENTAL:
+            plan = plan_incremental(matched, mappings, direction=sync.direction, default_app=sync.default_app)
+        else:
+            plan = plan_first_sync(matched.new, matched.hubspot, matched.app, mappings, direction=sync.direction, default_app=sync.default_app)
+        base = matched.changed_pairs.set_index("hubspot_id") if len(matched.changed_pairs) else None
+        plan.pairs = plan.pairs.reset_index(drop=True)
+        for side, id_column in (("hubspot", "hubspot_id"), ("app", "app_id")):
+            base_values = plan.pairs["hubspot_id"].map(base[f"{side}_values"]) if base is not None else None
+            plan.pairs[f"{side}_values"] = side_values(plan.pairs, getattr(matched, side), id_column, fields, base_values)
+        written = sum(plan.counts[k] for k in ("hubspot_creates", "app_creates", "hubspot_updates", "app_updates"))
+        return dg.Output(plan, metadata={"dagster/row_count": written, **prefixed(plan.counts)})
 
     @dg.asset(key=key("hubspot_load"), kinds={"hubspot"}, required_resource_keys={hubspot_key, STATE_STORE_KEY},
-              ins={"plan": dg.AssetIn(key("merge_plan")), "hubspot": dg.AssetIn(key("hubspot_records"))},
+              ins={"plan": dg.AssetIn(key("merge_plan"))},
               description=f"Creates and updates written to HubSpot {sync.object}; links kept in the state store.", **common)
-    def hubspot_load(context: dg.AssetExecutionContext, config: LoadConfig, plan: MergePlan, hubspot: pd.DataFrame) -> dg.MaterializeResult:
+    def hubspot_load(context: dg.AssetExecutionContext, config: SyncStepConfig, plan: MergePlan) -> dg.MaterializeResult:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
-        store = getattr(context.resources, STATE_STORE_KEY).store()
-        outcome = load_hubspot(client, store, sync, mappings, plan, hubspot, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
+        outcome = load_hubspot(client, store_of(context), sync, mappings, plan, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata={**outcome.metadata(), **api_call_metadata(client.call_counts, calls_before)})
 
     @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, STATE_STORE_KEY},
-              ins={"plan": dg.AssetIn(key("merge_plan")), "app": dg.AssetIn(key("app_records"))},
+              ins={"plan": dg.AssetIn(key("merge_plan"))},
               description=f"Creates and updates written to the app table {sync.table.name!r}; links kept in the state store.", **common)
-    def app_load(context: dg.AssetExecutionContext, config: LoadConfig, plan: MergePlan, app: pd.DataFrame) -> dg.MaterializeResult:
-        store = getattr(context.resources, STATE_STORE_KEY).store()
+    def app_load(context: dg.AssetExecutionContext, config: SyncStepConfig, plan: MergePlan) -> dg.MaterializeResult:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            outcome = load_app(connector, store, sync, mappings, plan, app, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
+            outcome = load_app(connector, store_of(context), sync, mappings, plan, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
-    return [hubspot_records, app_records, matched, merge_plan, hubspot_load, app_load]
+    @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys={STATE_STORE_KEY},
+              ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records")), "matched": dg.AssetIn(key("matched")),
+                   "plan": dg.AssetIn(key("merge_plan"))},
+              deps=[key("hubspot_load"), key("app_load")],
+              description="After both loads committed: deletions marked (rule 10), conflicts logged, watermarks advanced, freshness measured.", **common)
+    def checkpoint(context: dg.AssetExecutionContext, config: SyncStepConfig, hubspot: pd.DataFrame, app: pd.DataFrame,
+                   matched: MatchedRecords, plan: MergePlan) -> dg.MaterializeResult:
+        metadata: dict[str, Any] = {"datasync/dry_run": config.dry_run, **freshness_metadata(plan, hubspot, app)}
+        if config.dry_run:
+            return dg.MaterializeResult(metadata=metadata)
+        store = store_of(context)
+        run_id = context.run.run_id
+        record_deletions(store, sync, matched, run_id=run_id)
+        failed = store.failed_records(sync.name, run_id=run_id)
+        committed = commit_pair_values(store, sync.name, plan, failed=failed)
+        logged = store.record_conflicts(sync.name, plan.conflicts, run_id=run_id)
+        marks = {side: frame[frames.MODIFIED_AT].max().to_pydatetime()
+                 for side, frame in (("hubspot", hubspot), ("app", app)) if frames.MODIFIED_AT in frame and frame[frames.MODIFIED_AT].notna().any()}
+        if config.mode != INCREMENTAL:
+            # An empty side still gets a mark, so incremental runs can start: "nothing before now".
+            marks = {side: marks.get(side, datetime.now(UTC)) for side in ("hubspot", "app")}
+        store.advance_watermarks(sync.name, marks, run_id=run_id)
+        current = store.watermarks(sync.name)
+        metadata.update({
+            "datasync/conflicts_logged": logged,
+            "datasync/pairs_committed": committed,
+            "datasync/deleted_in_hubspot": len(matched.deletions.in_hubspot),
+            "datasync/deleted_in_app": len(matched.deletions.in_app),
+            **{f"datasync/watermark/{side}": mark.isoformat() for side, mark in current.items()},
+        })
+        return dg.MaterializeResult(metadata=metadata)
+
+    return [hubspot_records, app_records, matched, merge_plan, hubspot_load, app_load, checkpoint]
+
+
+def record_deletions(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: str) -> None:
+    """Rule 10: a record deleted on one side is not deleted on the other; its pair shows as failing."""
+    from datasync_pipeline.errors import ErrorCategory
+
+    deletions = matched.deletions
+    rows = []
+    for hubspot_ids, deleted_in, survivor_side, category in (
+        (deletions.in_hubspot, "hubspot", "app", ErrorCategory.DELETED_IN_HUBSPOT),
+        (deletions.in_app, "app", "hubspot", ErrorCategory.DELETED_IN_APP),
+    ):
+        if not hubspot_ids:
+            continue
+        store.mark_deleted(sync.name, hubspot_ids, deleted_in=deleted_in)
+        pairs = store.last_values(sync.name, hubspot_ids=hubspot_ids)
+        for hubspot_id, app_id in pairs[["hubspot_id", "app_id"]].itertuples(index=False):
+            survivor = app_id if survivor_side == "app" else hubspot_id
+            where = "HubSpot" if deleted_in == "hubspot" else f"the app ({sync.table.name})"
+            rows.append((survivor_side, survivor, "failed", str(category), f"its linked record was deleted in {where}"))
+    if rows:
+        store.record_outcomes(sync.name, pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"]),
+                              recorded_by="checkpoint", run_id=run_id)
+
+
+def freshness_metadata(plan: MergePlan, hubspot: pd.DataFrame, app: pd.DataFrame) -> dict[str, float]:
+    """Lag from a change on the source to now (its write is committed), p50 and p95 in seconds."""
+    now = pd.Timestamp.now(tz="UTC")
+    lags = []
+    for frame, written in ((hubspot, set(plan.app_updates["other_id"]) | set(plan.app_creates["ref"])),
+                           (app, set(plan.hubspot_updates["other_id"]) | set(plan.hubspot_creates["ref"]))):
+        if frames.MODIFIED_AT in frame and written:
+            changed = frame.loc[frame["record_id"].isin(written), frames.MODIFIED_AT].dropna()
+            lags.extend((now - changed).dt.total_seconds().tolist())
+    if not lags:
+        return {}
+    series = pd.Series(lags)
+    return {"datasync/freshness_p50_seconds": round(float(series.quantile(0.5)), 3),
+            "datasync/freshness_p95_seconds": round(float(series.quantile(0.95)), 3),
+            "datasync/records_with_freshness": len(lags)}
 
 
 def prefixed(counts: dict[str, int]) -> dict[str, int]:

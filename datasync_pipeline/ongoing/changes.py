@@ -1,0 +1,91 @@
+"""Reading what changed on each side since its watermark, and the records a change needs beside it.
+
+Work grows with the changes, not with the size of either side: HubSpot is searched by last-modified
+(a (timestamp, id) cursor that survives bulk updates sharing one timestamp and never pages past
+10,000), the app by its updated-at column; a new record's possible match on the other side is
+looked up by its identity (emails, SKUs, names, domains), never by reading the other side in full.
+Reads start a little before the watermark (HubSpot indexes search with a delay; an app commit can
+land after a later timestamp was read); records read twice are harmless, because the three-way merge
+finds nothing changed in them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from datasync_pipeline.config.model import SyncSpec
+from datasync_pipeline.engine import frames
+from datasync_pipeline.engine.filters import filter_fields
+from datasync_pipeline.engine.normalize import email_key
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
+
+HUBSPOT_OVERLAP = timedelta(minutes=5)
+APP_OVERLAP = timedelta(seconds=30)
+LOOKUP_CHUNK = 100
+
+
+def hubspot_properties(sync: SyncSpec, mappings: list[ResolvedMapping]) -> list[str]:
+    return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
+
+
+def read_hubspot_changes(client, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+    since_ms = int((watermark - HUBSPOT_OVERLAP).timestamp() * 1000)
+    records = client.search_modified_since(sync.object, since_ms, properties=hubspot_properties(sync, mappings))
+    return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+
+
+def read_app_changes(connector, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+    rows = connector.read_changed_since(watermark - APP_OVERLAP)
+    return frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+
+
+def lookup_in_hubspot(client, sync: SyncSpec, mappings: list[ResolvedMapping], app_records: pd.DataFrame) -> pd.DataFrame:
+    """HubSpot records that new app records may match, by their identity."""
+    identity = OBJECT_TYPES[sync.object].identity
+    properties = hubspot_properties(sync, mappings)
+    found: dict[str, dict] = {}
+    if identity is Identity.EMAIL and "email" in app_records:
+        emails = [e for e in email_key(app_records["email"]).dropna().unique()]
+        if emails:
+            found.update(client.batch_read(sync.object, emails, properties=properties, id_property="email").results)
+    else:
+        for column in _identity_columns(identity, mappings):
+            if column in app_records:
+                values = [str(v).strip() for v in app_records[column].dropna().unique() if str(v).strip()]
+                for record in client.search_by_values(sync.object, column, values, properties=properties):
+                    found[str(record["id"])] = record
+    records = {str(record["id"]): record for record in found.values()}.values()
+    return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+
+
+def lookup_in_app(connector, sync: SyncSpec, mappings: list[ResolvedMapping], hubspot_records: pd.DataFrame) -> pd.DataFrame:
+    """App rows that new HubSpot records may match, by their identity."""
+    identity = OBJECT_TYPES[sync.object].identity
+    by_property = {m.hubspot: m.app for m in mappings}
+    found = []
+    for column in _identity_columns(identity, mappings):
+        if column in hubspot_records and column in by_property:
+            values = [str(v).strip() for v in hubspot_records[column].dropna().unique() if str(v).strip()]
+            if values:
+                found.append(connector.read_matching(by_property[column], values))
+    if not found:
+        return frames.app_frame(connector.read_keys([]), mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+    rows = pd.concat(found, ignore_index=True).drop_duplicates(subset=[sync.table.key])
+    return frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+
+
+def _identity_columns(identity: Identity, mappings: list[ResolvedMapping]) -> list[str]:
+    mapped = {m.hubspot for m in mappings}
+    wanted = {Identity.EMAIL: ["email"], Identity.NAME_OR_DOMAIN: ["domain", "name"], Identity.SKU_OR_NAME: ["hs_sku", "name"]}.get(identity, [])
+    return [column for column in wanted if column in mapped]
+
+
+def archived_in_hubspot(client, object_type: str, linked_ids: Iterable[str]) -> list[str]:
+    """Linked HubSpot records now in the recycle bin (cost: the bin's size / 100 requests)."""
+    linked = set(str(i) for i in linked_ids)
+    if not linked:
+        return []
+    return [str(record["id"]) for record in client.list_records(object_type, properties=[], archived=True) if str(record["id"]) in linked]

@@ -1,0 +1,102 @@
+"""The matched step of both modes: which records pair up, which are new, which pairs lost a side.
+
+First sync: every record of both sides, matched after the links already known. Incremental: the
+changed records; those of linked pairs go to the three-way merge, the others are matched against
+candidates looked up on the other side by identity, so a new record links to an existing one
+instead of being created twice. In both modes a pair whose record disappeared on one side is
+marked deleted there (rule 10) and its surviving record stops syncing: nothing is deleted or
+recreated on the other side until the user restores it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from datasync_pipeline.config.model import SyncSpec
+from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
+from datasync_pipeline.engine.match import match_records
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping
+from datasync_pipeline.ongoing import changes
+
+SYNCED = "synced"
+
+
+def _match(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, known: pd.DataFrame | None):
+    return match_records(
+        hubspot, app, OBJECT_TYPES[sync.object].identity, known_pairs=known,
+        allow_contacts_without_email=sync.sync_contacts_without_email,
+        domain_counts=any(m.hubspot == "domain" and m.is_default for m in mappings),
+    )
+
+
+def _without_deleted(hubspot: pd.DataFrame, app: pd.DataFrame, pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop the surviving records of pairs deleted on one side: they wait for a restore."""
+    gone = pairs[pairs["status"] != SYNCED]
+    return (hubspot[~hubspot["record_id"].isin(gone["hubspot_id"])], app[~app["record_id"].isin(gone["app_id"])])
+
+
+def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store) -> MatchedRecords:
+    known = store.known_pairs(sync.name)
+    synced = known[known["status"] == SYNCED]
+    deletions = Deletions(
+        in_hubspot=synced.loc[~synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist(),
+        in_app=synced.loc[~synced["app_id"].isin(app["record_id"]) & synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist(),
+    )
+    newly_gone = synced["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app)
+    all_pairs = pd.concat([known[known["status"] != SYNCED], synced[newly_gone].assign(status="deleted")], ignore_index=True)
+    hubspot, app = _without_deleted(hubspot, app, all_pairs)
+    result = _match(sync, mappings, hubspot, app, synced[~newly_gone][["hubspot_id", "app_id"]])
+    empty_pairs = pd.DataFrame(columns=PAIR_VALUE_COLUMNS)
+    return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions)
+
+
+def match_changes(
+    sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store, client, connector
+) -> MatchedRecords:
+    hubspot = hubspot.drop_duplicates("record_id", keep="last")
+    app = app.drop_duplicates("record_id", keep="last")
+    deletions = _find_deletions(sync, store, client, connector)
+    touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
+    touched.loc[touched["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app), "status"] = "deleted"
+    hubspot, app = _without_deleted(hubspot, app, touched)
+    changed_pairs = touched.loc[touched["status"] == SYNCED, PAIR_VALUE_COLUMNS].reset_index(drop=True)
+
+    new_hubspot = hubspot[~hubspot["record_id"].isin(touched["hubspot_id"])]
+    new_app = app[~app["record_id"].isin(touched["app_id"])]
+    hubspot_candidates = _unlinked(store, sync, changes.lookup_in_hubspot(client, sync, mappings, new_app), "hubspot_id", exclude=hubspot)
+    app_candidates = _unlinked(store, sync, changes.lookup_in_app(connector, sync, mappings, new_hubspot), "app_id", exclude=app)
+    result = _match(sync, mappings, pd.concat([new_hubspot, hubspot_candidates], ignore_index=True),
+                    pd.concat([new_app, app_candidates], ignore_index=True), None)
+    # Candidates were looked up only to be matched: unmatched, they stay as they are (not created).
+    result.hubspot_only = result.hubspot_only[result.hubspot_only["record_id"].isin(new_hubspot["record_id"])].reset_index(drop=True)
+    result.app_only = result.app_only[result.app_only["record_id"].isin(new_app["record_id"])].reset_index(drop=True)
+    candidates = {("hubspot", r) for r in hubspot_candidates["record_id"]} | {("app", r) for r in app_candidates["record_id"]}
+    keep = pd.Series([(side, record_id) not in candidates for side, record_id in result.excluded[["side", "record_id"]].itertuples(index=False)],
+                     index=result.excluded.index, dtype=bool)
+    result.excluded = result.excluded[keep].reset_index(drop=True)
+    result.counts.update({"hubspot_only": len(result.hubspot_only), "app_only": len(result.app_only)})
+    return MatchedRecords(
+        "incremental", result,
+        pd.concat([hubspot, hubspot_candidates], ignore_index=True), pd.concat([app, app_candidates], ignore_index=True),
+        changed_pairs, deletions,
+    )
+
+
+def _unlinked(store, sync: SyncSpec, candidates: pd.DataFrame, id_column: str, *, exclude: pd.DataFrame) -> pd.DataFrame:
+    """Candidates not linked to anything yet and not already among the changed records."""
+    candidates = candidates[~candidates["record_id"].isin(exclude["record_id"])]
+    if candidates.empty:
+        return candidates
+    ids = {id_column.removesuffix("_id") + "_ids": candidates["record_id"]}
+    linked = store.last_values(sync.name, **ids)[id_column]
+    return candidates[~candidates["record_id"].isin(linked)].reset_index(drop=True)
+
+
+def _find_deletions(sync: SyncSpec, store, client, connector) -> Deletions:
+    synced = store.known_pairs(sync.name, status=SYNCED)
+    if synced.empty:
+        return Deletions()
+    in_hubspot = changes.archived_in_hubspot(client, sync.object, synced["hubspot_id"])
+    gone_app = set(connector.read_deleted(synced["app_id"]))
+    in_app = synced.loc[synced["app_id"].isin(gone_app) & ~synced["hubspot_id"].isin(in_hubspot), "hubspot_id"].tolist()
+    return Deletions(in_hubspot=in_hubspot, in_app=in_app)
