@@ -64,7 +64,8 @@ def load_app(
     failed_rows = {record_id for side, record_id, status, *_ in outcome.rows if side == "app" and status == "failed"}
     # Links of created records now; pairs that already existed get their new values at the checkpoint.
     store.link(sync.name, links)
+    # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.
     store.clear_outcomes(sync.name, "hubspot", [link.hubspot_id for link in links], recorded_by=outcome.target)
-    store.clear_outcomes(sync.name, "app", [link.app_id for link in links if link.app_id not in failed_rows], recorded_by=outcome.target)
+    store.clear_outcomes(sync.name, "app", [a for a in plan.pairs["app_id"] if a not in failed_rows], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome

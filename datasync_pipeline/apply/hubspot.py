@@ -70,7 +70,8 @@ def load_hubspot(
     # Links of created records now; pairs that already existed get their new values at the checkpoint,
     # once both loads have committed.
     store.link(sync.name, links)
+    # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.
     store.clear_outcomes(sync.name, "app", [link.app_id for link in links], recorded_by=outcome.target)
-    store.clear_outcomes(sync.name, "hubspot", [link.hubspot_id for link in links if link.hubspot_id not in failed_pairs], recorded_by=outcome.target)
+    store.clear_outcomes(sync.name, "hubspot", [h for h in plan.pairs["hubspot_id"] if h not in failed_pairs], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome

@@ -12,7 +12,7 @@ finds nothing changed in them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -21,6 +21,7 @@ from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.normalize import email_key
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
+from datasync_pipeline.state import retries
 
 HUBSPOT_OVERLAP = timedelta(minutes=5)
 APP_OVERLAP = timedelta(seconds=30)
@@ -31,15 +32,25 @@ def hubspot_properties(sync: SyncSpec, mappings: list[ResolvedMapping]) -> list[
     return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
 
 
-def read_hubspot_changes(client, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+    """HubSpot records changed since the watermark, plus those due for a retry."""
     since_ms = int((watermark - HUBSPOT_OVERLAP).timestamp() * 1000)
     records = client.search_modified_since(sync.object, since_ms, properties=hubspot_properties(sync, mappings))
-    return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+    changed = frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+    return _with_retries(changed, retried_in_hubspot(client, store, sync, mappings))
 
 
-def read_app_changes(connector, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+def read_app_changes(connector, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
+    """App rows changed since the watermark, plus those due for a retry."""
     rows = connector.read_changed_since(watermark - APP_OVERLAP)
-    return frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+    changed = frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+    return _with_retries(changed, retried_in_app(connector, store, sync, mappings))
+
+
+def _with_retries(changed: pd.DataFrame, retried: pd.DataFrame) -> pd.DataFrame:
+    if retried.empty:
+        return changed
+    return pd.concat([changed, retried[~retried["record_id"].isin(changed["record_id"])]], ignore_index=True)
 
 
 def lookup_in_hubspot(client, sync: SyncSpec, mappings: list[ResolvedMapping], app_records: pd.DataFrame) -> pd.DataFrame:
@@ -89,3 +100,27 @@ def archived_in_hubspot(client, object_type: str, linked_ids: Iterable[str]) -> 
     if not linked:
         return []
     return [str(record["id"]) for record in client.list_records(object_type, properties=[], archived=True) if str(record["id"]) in linked]
+
+
+def _due_sources(store, sync: SyncSpec, *, recorded_by: str, source_side: str) -> list[str]:
+    """Ids, on the source side, of the records whose failed write to the other side is due for a retry."""
+    due = store.due_retries(sync.name, recorded_by=recorded_by, now=datetime.now(UTC), limit=retries.records_per_run())
+    direct = [record_id for side, record_id in due if side == source_side]
+    other_side = [record_id for side, record_id in due if side != source_side]
+    if other_side:
+        pairs = store.last_values(sync.name, **{f"{'app' if source_side == 'hubspot' else 'hubspot'}_ids": other_side})
+        direct += pairs[f"{source_side}_id"].tolist()
+    return list(dict.fromkeys(direct))
+
+
+def retried_in_hubspot(client, store, sync: SyncSpec, mappings: list[ResolvedMapping]) -> pd.DataFrame:
+    """HubSpot records whose earlier write to the app failed transiently, read again for a retry."""
+    ids = _due_sources(store, sync, recorded_by="app", source_side="hubspot")
+    records = client.batch_read(sync.object, ids, properties=hubspot_properties(sync, mappings)).results.values() if ids else []
+    return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+
+
+def retried_in_app(connector, store, sync: SyncSpec, mappings: list[ResolvedMapping]) -> pd.DataFrame:
+    """App rows whose earlier write to HubSpot failed transiently, read again for a retry."""
+    ids = _due_sources(store, sync, recorded_by="hubspot", source_side="app")
+    return frames.app_frame(connector.read_keys(ids), mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from datasync_pipeline.state import progress
+from datasync_pipeline.state import progress, retries
 from datasync_pipeline.state.tables import metadata, pairs, record_status
 
 WRITE_CHUNK = 2_000
@@ -108,22 +108,55 @@ class StateStore:
         return len(rows)
 
     def record_outcomes(self, sync: str, outcomes: pd.DataFrame, *, recorded_by: str, run_id: str | None = None) -> None:
-        """Keep failed and excluded records (side, record_id, status, category, message), replacing older entries."""
+        """Keep failed and excluded records (side, record_id, status, category, message), replacing older entries.
+
+        A record failing again counts one more attempt; transient failures get their next attempt time.
+        """
         now = datetime.now(UTC)
-        rows = [
-            {"sync": sync, "side": side, "record_id": str(record_id), "status": status, "category": category,
-             "message": message, "run_id": run_id, "recorded_at": now, "recorded_by": recorded_by}
-            for side, record_id, status, category, message in outcomes[["side", "record_id", "status", "category", "message"]].itertuples(index=False)
-        ]
+        frame = outcomes[["side", "record_id", "status", "category", "message"]]
+        previous = self._attempts(sync, frame)
+        rows = []
+        for side, record_id, status, category, message in frame.itertuples(index=False):
+            attempts = previous.get((side, str(record_id)), 0) + 1 if status == "failed" else 1
+            rows.append({
+                "sync": sync, "side": side, "record_id": str(record_id), "status": status, "category": category,
+                "message": message, "run_id": run_id, "recorded_at": now, "recorded_by": recorded_by, "attempts": attempts,
+                "next_attempt_at": retries.next_attempt(category, attempts, now) if status == "failed" else None,
+            })
+        columns = ("status", "category", "message", "run_id", "recorded_at", "recorded_by", "attempts", "next_attempt_at")
         with self.engine.begin() as connection:
             for start in range(0, len(rows), WRITE_CHUNK):
                 statement = self._insert(record_status).values(rows[start : start + WRITE_CHUNK])
                 connection.execute(
                     statement.on_conflict_do_update(
                         index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
-                        set_={c: statement.excluded[c] for c in ("status", "category", "message", "run_id", "recorded_at", "recorded_by")},
+                        set_={c: statement.excluded[c] for c in columns},
                     )
                 )
+
+    def _attempts(self, sync: str, frame: pd.DataFrame) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        ids = [str(r) for r in frame["record_id"]]
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), WRITE_CHUNK):
+                query = sa.select(record_status.c.side, record_status.c.record_id, record_status.c.attempts).where(
+                    record_status.c.sync == sync, record_status.c.status == "failed",
+                    record_status.c.record_id.in_(ids[start : start + WRITE_CHUNK]),
+                )
+                found.update({(side, record_id): attempts for side, record_id, attempts in connection.execute(query)})
+        return found
+
+    def due_retries(self, sync: str, *, recorded_by: str, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(side, record id) of failed writes of one load whose next attempt is due, oldest first."""
+        query = (
+            sa.select(record_status.c.side, record_status.c.record_id)
+            .where(record_status.c.sync == sync, record_status.c.recorded_by == recorded_by, record_status.c.status == "failed",
+                   record_status.c.next_attempt_at.is_not(None), record_status.c.next_attempt_at <= now)
+            .order_by(record_status.c.next_attempt_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [(side, record_id) for side, record_id in connection.execute(query)]
 
     def clear_outcomes(self, sync: str, side: str, record_ids: Iterable[str], *, recorded_by: str) -> None:
         """Forget failures and exclusions this load recorded for records that are now synced."""

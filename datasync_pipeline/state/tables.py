@@ -36,6 +36,9 @@ record_status = sa.Table(
     sa.Column("recorded_by", sa.String(16), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # Failed writes of a transient kind are retried by later runs, with backoff, a few times.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 # How far each side of a sync has been read: the next incremental run reads changes from here.

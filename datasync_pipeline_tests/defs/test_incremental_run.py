@@ -169,3 +169,28 @@ def test_a_run_killed_during_load_is_redone_from_the_old_watermark_without_dupli
     assert synced.hubspot_contacts()[hubspot_id_of(synced, "ben@example.com")]["lastname"] == "Berg"
     assert len(synced.hubspot_contacts()) == 3
     assert store.watermarks("contacts")["app"] > before["app"]
+
+
+def test_a_transient_write_failure_is_retried_by_a_later_run_and_then_cleared(synced, instance, monkeypatch):
+    monkeypatch.setenv("DATASYNC_RETRY_BACKOFF_SECONDS", "0")  # due at once, so the next run retries
+    engine = sa.create_engine(f"sqlite:///{synced.home}/app.sqlite")
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF city ON customers WHEN NEW.email = 'ann@example.com' "
+            "BEGIN SELECT RAISE(ABORT, 'the ERP is locked for maintenance'); END"))
+    update_hubspot(synced, hubspot_id_of(synced, "ann@example.com"), city="Bonn")
+    store = StateStore(synced.config.state.url)
+
+    first = run_incremental(synced.config, ["contacts"], instance=instance).syncs[0]
+    assert first.value("app_load", "datasync/failed/database_error") == 1
+    assert store.outcome_counts("contacts") == {"failed/database_error": 1}
+
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TRIGGER refuse"))
+    engine.dispose()
+    # Move the HubSpot watermark past the change: only the retry can bring it back.
+    store.advance_watermarks("contacts", {"hubspot": store.watermarks("contacts")["hubspot"].replace(year=2100)})
+    second = run_incremental(synced.config, ["contacts"], instance=instance).syncs[0]
+    assert second.value("app_load", "datasync/updated") == 1
+    assert {c["email"]: c["city"] for c in synced.customers()}["ann@example.com"] == "Bonn"
+    assert store.outcome_counts("contacts") == {}

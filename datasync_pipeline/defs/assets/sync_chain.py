@@ -64,7 +64,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
         if config.mode == INCREMENTAL:
-            frame = changes.read_hubspot_changes(client, sync, mappings, watermark(context, "hubspot"))
+            frame = changes.read_hubspot_changes(client, store_of(context), sync, mappings, watermark(context, "hubspot"))
         else:
             raise_if_any(hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object)), where=f"sync {sync.name!r}, HubSpot {sync.object}")
             frame = frames.hubspot_frame(client.list_records(sync.object, properties=changes.hubspot_properties(sync, mappings)), mappings, sync.name, sync.filters.hubspot)
@@ -77,7 +77,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
             raise_if_any(app_type_problems(mappings, connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
             if config.mode == INCREMENTAL:
-                frame = changes.read_app_changes(connector, sync, mappings, watermark(context, "app"))
+                frame = changes.read_app_changes(connector, store_of(context), sync, mappings, watermark(context, "app"))
             else:
                 frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
         context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({config.mode})")
