@@ -6,9 +6,11 @@ import typer
 
 from datasync_pipeline.cli.run import demo, first_sync
 from datasync_pipeline.cli.sandbox import sandbox_app
+from datasync_pipeline.cli.syncs import sync_app
 
 app = typer.Typer(help="datasync: keep HubSpot and your other apps in sync.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sync_app, name="sync")
 app.command("first-sync")(first_sync)
 app.command("demo")(demo)
 

@@ -1,0 +1,180 @@
+"""``datasync sync ...``: list the syncs, disable, re-enable and delete one (rules 1 and 11).
+
+A sync runs only when both switches say on: ``enabled`` in ``datasync.yaml`` and the state store's switch,
+which these commands flip without editing the file. Disabling moves nothing and loses nothing: the
+watermarks stay where the last run left them, so re-enabling resumes from there. Deleting forgets
+everything datasync keeps about the sync (links, watermarks, outcomes, conflicts); records in HubSpot and
+in the app are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datasync_pipeline.config import ConfigError, DatasyncConfig, SyncSpec, load_config
+from datasync_pipeline.config.loader import config_path as resolve_config_path
+from datasync_pipeline.config.secrets import MissingVariable, resolve
+from datasync_pipeline.ongoing.probe import APP, HUBSPOT, format_time, iso_time
+from datasync_pipeline.state import StateStore
+
+sync_app = typer.Typer(help="List the syncs; disable, re-enable or delete one.", no_args_is_help=True)
+ConfigOption = typer.Option(None, "--config", "-c", help="datasync.yaml (default: $DATASYNC_CONFIG, ./datasync.yaml, or the embedded demo)")
+NameArgument = typer.Argument(..., help="the sync's name in datasync.yaml")
+STATE_LABELS = {
+    "datasync_pairs": "linked pairs",
+    "datasync_record_status": "failed and excluded records",
+    "datasync_watermarks": "watermarks",
+    "datasync_sync_controls": "on/off switch",
+    "datasync_conflicts": "conflict log entries",
+}
+
+
+@sync_app.command("list")
+def list_syncs(
+    config_path: Path | None = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Every sync of the configuration: what it syncs, whether it is on, how far it has read, how its records stand."""
+    config = _load(config_path)
+    store = _store(config)
+    rows = [_describe(config, sync, store) for sync in config.syncs]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="syncs", title_justify="left")
+    for column in ("name", "object", "app table", "direction", "enabled (config / switch)", "watermarks", "pairs", "failed", "excluded"):
+        table.add_column(column, justify="right" if column in ("pairs", "failed", "excluded") else "left")
+    for row in rows:
+        marks = row["watermarks"]
+        table.add_row(
+            row["name"],
+            row["object"],
+            row["app_table"],
+            row["direction"],
+            f"{_on_off(row['enabled_in_config'])} / {_on_off(row['switched_on'])}",
+            "\n".join(f"{label}: {_display(marks[side])}" for side, label in ((HUBSPOT, "HubSpot"), (APP, "app"))),
+            f"{row['pairs']:,}",
+            f"{row['failed']:,}",
+            f"{row['excluded']:,}",
+        )
+    Console().print(table)
+
+
+@sync_app.command("disable")
+def disable(name: str = NameArgument, config_path: Path | None = ConfigOption) -> None:
+    """Stop a sync: nothing moves until it is enabled again; its watermarks are kept."""
+    config = _load(config_path)
+    sync = _sync(config, name)
+    _store(config).set_enabled(sync.name, False)
+    typer.echo(f"{sync.name} disabled: nothing moves until `datasync sync enable {sync.name}`; changes made meanwhile are kept for then.")
+
+
+@sync_app.command("enable")
+def enable(name: str = NameArgument, config_path: Path | None = ConfigOption) -> None:
+    """Switch a sync back on; it resumes from its watermarks."""
+    config = _load(config_path)
+    sync = _sync(config, name)
+    store = _store(config)
+    store.set_enabled(sync.name, True)
+    marks = store.watermarks(sync.name)
+    typer.echo(f"{sync.name} enabled: resumes from the watermark: changes made while disabled are synced by the next run.")
+    for side, label in ((HUBSPOT, "HubSpot"), (APP, "app")):
+        typer.echo(f"  {label} read up to: {format_time(marks[side]) if side in marks else 'never (the first sync has not run yet)'}")
+    if not sync.enabled:
+        typer.echo(f"Note: datasync.yaml still says `enabled: false` for {sync.name}; set it to true as well, or nothing runs.")
+
+
+@sync_app.command("delete")
+def delete(
+    name: str = NameArgument,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    config_path: Path | None = ConfigOption,
+) -> None:
+    """Forget everything datasync keeps about a sync (links, watermarks, outcomes); records themselves are not touched."""
+    config = _load(config_path)
+    sync = _sync(config, name)
+    store = _store(config)
+    if not yes:
+        typer.confirm(
+            f"Delete sync {sync.name}? datasync forgets its {store.pair_count(sync.name):,} linked pairs, its watermarks and "
+            "its record outcomes; records in HubSpot and in the app stay as they are.",
+            abort=True,
+        )
+    removed = store.forget_sync(sync.name)
+    typer.echo(f"{sync.name} deleted from the state store:")
+    for table_name, count in removed.items():
+        typer.echo(f"  {STATE_LABELS.get(table_name, table_name)}: {count:,} removed")
+    where = resolve_config_path(config_path) or "the configuration"
+    typer.echo(f"Now remove the sync named {sync.name} from {where}; until then a first sync would start it afresh.")
+
+
+def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict[str, Any]:
+    marks = store.watermarks(sync.name)
+    outcomes = store.outcome_counts(sync.name)
+    failed = {key.removeprefix("failed/"): count for key, count in outcomes.items() if key.startswith("failed/")}
+    excluded = {key.removeprefix("excluded/"): count for key, count in outcomes.items() if key.startswith("excluded/")}
+    switched_on = store.is_enabled(sync.name)
+    table = f"{sync.table.schema_name}.{sync.table.name}" if sync.table.schema_name else sync.table.name
+    return {
+        "name": sync.name,
+        "object": sync.object,
+        "hubspot_connection": config.hubspot_connection_name(sync),
+        "app_connection": sync.app,
+        "app_table": f"{sync.app}.{table}",
+        "direction": sync.direction.value,
+        "enabled_in_config": sync.enabled,
+        "switched_on": switched_on,
+        "enabled": sync.enabled and switched_on,
+        "watermarks": {side: iso_time(marks.get(side)) for side in (HUBSPOT, APP)},
+        "pairs": store.pair_count(sync.name),
+        "failed": sum(failed.values()),
+        "excluded": sum(excluded.values()),
+        "failed_by_category": failed,
+        "excluded_by_reason": excluded,
+    }
+
+
+def _load(config_path: Path | None) -> DatasyncConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def _store(config: DatasyncConfig) -> StateStore:
+    try:
+        return StateStore(resolve(config.state.url, where="state.url"))
+    except MissingVariable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except sa.exc.SQLAlchemyError as error:
+        # The URL may hold a password: name the setting, not its value.
+        reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0]
+        typer.echo(f"cannot open the state store that `state.url` names: {reason}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _sync(config: DatasyncConfig, name: str) -> SyncSpec:
+    for sync in config.syncs:
+        if sync.name == name:
+            return sync
+    known = ", ".join(sync.name for sync in config.syncs) or "none"
+    typer.echo(f"No sync named {name!r} in the configuration; known syncs: {known}", err=True)
+    raise typer.Exit(2)
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _display(value: str | None) -> str:
+    return format_time(datetime.fromisoformat(value)) if value else "never"

@@ -1,0 +1,186 @@
+"""The change sensor: after the first sync, launch an incremental run for each sync where either side changed.
+
+Rule 9 says a change is synced within 10 minutes, so the sensor ticks every 600 s by default
+(``DATASYNC_SENSOR_INTERVAL_SECONDS``). Each tick, per sync of ``datasync.yaml``:
+
+* disabled (``enabled: false`` in the file, or ``datasync sync disable``): nothing moves (rule 11);
+* a run of the sync still queued or in progress: wait for it (one run per sync at a time);
+* otherwise probe both sides (``ongoing/probe.py``: one HubSpot search per connection and object type,
+  one SQL query per app table) and request an incremental run when something changed.
+
+A run's ``run_key`` is derived from the sync and the change it carries (watermarks and newest change per
+side), so the same pending change never launches twice; a failed run adds its id to the key, so the
+change is retried on the next tick instead of waiting for another change. The cursor keeps the last probe
+result per sync, as JSON, for the UI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import dagster as dg
+
+from datasync_pipeline.config import DatasyncConfig, SyncSpec
+from datasync_pipeline.defs.jobs import (
+    FIRST_SYNC_JOB,
+    INCREMENTAL_SYNC_JOB,
+    MODE_TAG,
+    SYNC_TAG,
+    step_run_config,
+    sync_asset_keys,
+)
+from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
+from datasync_pipeline.state import StateStore
+
+SENSOR_NAME = "datasync_changes"
+INTERVAL_VARIABLE = "DATASYNC_SENSOR_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 600
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+UNFINISHED_BUSINESS = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def sensor_interval_seconds() -> int:
+    """``$DATASYNC_SENSOR_INTERVAL_SECONDS``, else 600 (rule 9: synced within 10 minutes)."""
+    raw = os.environ.get(INTERVAL_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_INTERVAL_SECONDS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{INTERVAL_VARIABLE} must be a whole number of seconds, at least 1; got {raw!r}")
+    return int(raw)
+
+
+def required_resource_keys(config: DatasyncConfig) -> set[str]:
+    """The state store and the connections of the sides the enabled syncs watch."""
+    keys = {STATE_STORE_KEY}
+    for sync in config.syncs:
+        if not sync.enabled:
+            continue
+        if HUBSPOT in watched_sides(sync):
+            keys.add(connection_resource_key(config.hubspot_connection_name(sync)))
+        if APP in watched_sides(sync):
+            keys.add(connection_resource_key(sync.app))
+    return keys
+
+
+def build_change_sensor(config: DatasyncConfig) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=SENSOR_NAME,
+        job_name=INCREMENTAL_SYNC_JOB,
+        minimum_interval_seconds=sensor_interval_seconds(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys=required_resource_keys(config),
+        description="Launches an incremental run of a sync when HubSpot or its app changed since the last run (rule 9). "
+        "The skip reason says, per sync, why nothing was launched.",
+    )
+    def datasync_changes(context: dg.SensorEvaluationContext, **_resources: Any):
+        # `**_resources`: invoked directly (tests), Dagster also passes the required resources as keywords;
+        # the daemon does not. Either way they are read from `context.resources`, initialised.
+        store = getattr(context.resources, STATE_STORE_KEY).store()
+        try:
+            return _evaluate(context, config, store)
+        finally:
+            store.engine.dispose()
+
+    return datasync_changes
+
+
+def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store: StateStore):
+    """One tick: per sync, a reason to wait, a reason nothing is due, or an incremental run request."""
+    lines: dict[str, str] = {}
+    memo: dict[str, dict[str, Any]] = {}
+    to_probe: list[SyncSpec] = []
+    for sync in config.syncs:
+        waiting = _reason_to_wait(context.instance, sync, store.is_enabled(sync.name) if sync.enabled else False)
+        if waiting is None:
+            to_probe.append(sync)
+        else:
+            status, lines[sync.name] = waiting
+            memo[sync.name] = {"status": status, "message": lines[sync.name]}
+
+    probe = ChangeProbe(
+        config,
+        store,
+        hubspot_client=lambda connection: getattr(context.resources, connection_resource_key(connection)).client,
+        app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, []),
+    )
+    requests = []
+    for name, result in probe.probe(to_probe).items():
+        memo[name] = result.to_json()
+        lines[name] = result.message
+        if result.changed:
+            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name))
+            requests.append(request)
+            memo[name]["run_key"] = request.run_key
+            lines[name] += f": launching an incremental run ({request.run_key})"
+
+    context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls}, sort_keys=True))
+    ordered = [lines[sync.name] for sync in config.syncs if sync.name in lines]
+    if requests:
+        for line in ordered:
+            context.log.info(line)
+        return requests
+    return dg.SkipReason("\n".join(ordered) if ordered else "no syncs are configured in datasync.yaml")
+
+
+def incremental_run_request(result: ProbeResult, *, retry_of: str | None = None) -> dg.RunRequest:
+    """The incremental run of one sync, keyed by the change it carries (and the failed run it retries)."""
+    return dg.RunRequest(
+        run_key=change_run_key(result, retry_of=retry_of),
+        job_name=INCREMENTAL_SYNC_JOB,
+        asset_selection=sync_asset_keys(result.sync),
+        run_config=step_run_config([result.sync], mode="incremental"),
+        tags={SYNC_TAG: result.sync, MODE_TAG: "incremental"},
+    )
+
+
+def change_run_key(result: ProbeResult, *, retry_of: str | None = None) -> str:
+    """``<sync>:incremental:<digest>`` of the watermarks and newest change per side (plus a failed run's id)."""
+    identity = {"sync": result.sync, "changes": result.change_marker(), "retry_of": retry_of}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{result.sync}:incremental:{digest}"
+
+
+def _reason_to_wait(instance: dg.DagsterInstance, sync: SyncSpec, switched_on: bool) -> tuple[str, str] | None:
+    """(status, reason) when the sync must not be probed this tick, else None."""
+    name = sync.name
+    if not sync.enabled:
+        return "disabled", f"{name}: disabled in datasync.yaml (`enabled: false`)"
+    if not switched_on:
+        return "disabled", f"{name}: disabled with `datasync sync disable {name}` (`datasync sync enable {name}` resumes it)"
+    running = _run_in_progress(instance, name)
+    if running is not None:
+        run = running.dagster_run
+        kind = "first sync" if run.job_name == FIRST_SYNC_JOB else "run"
+        state = run.status.value.lower().replace("_", " ")
+        return "run_in_progress", f"{name}: {kind} {run.run_id[:8]} still {state}; waiting for it to finish"
+    return None
+
+
+def _run_in_progress(instance: dg.DagsterInstance, name: str) -> dg.RunRecord | None:
+    records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}, statuses=IN_PROGRESS), limit=1)
+    if records:
+        return records[0]
+    # A first sync covers several syncs (tagged "a,b"; untagged when launched from the UI).
+    for record in instance.get_run_records(dg.RunsFilter(job_name=FIRST_SYNC_JOB, statuses=IN_PROGRESS)):
+        tagged = record.dagster_run.tags.get(SYNC_TAG)
+        if tagged is None or name in tagged.split(","):
+            return record
+    return None
+
+
+def _failed_last_run(instance: dg.DagsterInstance, name: str) -> str | None:
+    """The id of this sync's latest run when it failed or was canceled: its change is still pending."""
+    records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}), limit=1)
+    if records and records[0].dagster_run.status in UNFINISHED_BUSINESS:
+        return records[0].dagster_run.run_id
+    return None

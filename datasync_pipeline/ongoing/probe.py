@@ -1,0 +1,324 @@
+"""Has either side of a sync changed since its watermark? Answered without reading a single record.
+
+The change sensor asks this every ten minutes for every enabled sync (rule 9), so it must cost next to nothing:
+
+* HubSpot: ONE search request per (HubSpot connection, object type), however many syncs share them:
+  ``last-modified > the oldest of their watermarks``, newest first, ``limit: 1``, only the id. The answer's
+  ``total`` counts the changes and its one result is the newest change; each sync then compares that
+  newest change with its own watermark.
+* The app: one query on the table's ``updated_at`` column (no HubSpot call): how many rows are newer than
+  the watermark, and the newest of them.
+
+A side without a watermark has never been read: the sync needs its first sync before changes can be
+synced incrementally, and is reported so instead of probed. Only the sides a sync's direction reads from
+are watched (a HubSpot -> app sync does not care what changed in the app).
+
+Comparisons are strict (``>``): a watermark is the newest change a run has read, so ``>=`` would report
+that same change forever. A record stamped in the watermark's very millisecond but committed or indexed
+after the run read is therefore not noticed on its own; the next run's inclusive read picks it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from datasync_pipeline.config import DatasyncConfig, Direction, SyncSpec
+from datasync_pipeline.connectors.hubspot import HubSpotClient
+from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
+from datasync_pipeline.connectors.sql import SqlConnector
+from datasync_pipeline.connectors.sql import timestamps
+from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
+from datasync_pipeline.errors import DatasyncError
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES
+from datasync_pipeline.state import StateStore
+
+HUBSPOT = "hubspot"
+APP = "app"
+SIDE_LABELS = {HUBSPOT: "HubSpot", APP: "the app"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+HubSpotClientFor = Callable[[str], HubSpotClient]
+AppConnectorFor = Callable[[SyncSpec], SqlConnector]
+
+
+def watched_sides(sync: SyncSpec) -> tuple[str, ...]:
+    """The sides whose changes this sync carries to the other side (rule 2)."""
+    if sync.direction == Direction.HUBSPOT_TO_APP:
+        return (HUBSPOT,)
+    if sync.direction == Direction.APP_TO_HUBSPOT:
+        return (APP,)
+    return (HUBSPOT, APP)
+
+
+@dataclass(frozen=True)
+class SideChanges:
+    """What one side of a sync did since its watermark."""
+
+    side: str
+    watched: bool = True
+    watermark: datetime | None = None
+    changed: bool = False
+    count: int | None = None  # changes since the watermark, where known
+    newest: datetime | None = None  # the newest change after the watermark
+    error: str | None = None
+
+    @property
+    def never_read(self) -> bool:
+        return self.watched and self.watermark is None
+
+    def describe(self) -> str:
+        label = SIDE_LABELS[self.side]
+        if self.error:
+            return f"could not check {label} for changes: {self.error}"
+        if not self.changed:
+            return f"no change in {label} since {format_time(self.watermark)}"
+        if self.count is None:
+            changed = f"records changed in {label}"
+        else:
+            changed = f"{self.count:,} record{'s' if self.count != 1 else ''} changed in {label}"
+        return f"{changed} since {format_time(self.watermark)} (newest {format_time(self.newest)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "watched": self.watched,
+            "watermark": iso_time(self.watermark),
+            "changed": self.changed,
+            "count": self.count,
+            "newest": iso_time(self.newest),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Both sides of one sync: changed, unchanged, never read, or not checkable right now."""
+
+    sync: str
+    direction: Direction
+    hubspot: SideChanges
+    app: SideChanges
+
+    @property
+    def sides(self) -> tuple[SideChanges, SideChanges]:
+        return (self.hubspot, self.app)
+
+    @property
+    def needs_first_sync(self) -> bool:
+        return any(side.never_read for side in self.sides)
+
+    @property
+    def failed(self) -> bool:
+        return any(side.error for side in self.sides)
+
+    @property
+    def changed(self) -> bool:
+        """True when an incremental run has something to do."""
+        return not self.needs_first_sync and not self.failed and any(side.watched and side.changed for side in self.sides)
+
+    @property
+    def status(self) -> str:
+        if self.needs_first_sync:
+            return "needs_first_sync"
+        if self.failed:
+            return "probe_failed"
+        return "changed" if self.changed else "no_change"
+
+    @property
+    def message(self) -> str:
+        if self.needs_first_sync:
+            never = " and ".join(SIDE_LABELS[side.side] for side in self.sides if side.never_read)
+            return f"{self.sync}: {never} never read: run the first sync first (`datasync first-sync`)"
+        watched = [side for side in self.sides if side.watched]
+        parts = [side.describe() for side in watched]
+        if all(not side.changed and not side.error for side in watched) and len(watched) == 2:
+            # "no change in HubSpot since X or in the app since Y"
+            text = f"{parts[0]} or {parts[1].removeprefix('no change ')}"
+        else:
+            text = "; ".join(parts)
+        unwatched = [side for side in self.sides if not side.watched]
+        if unwatched:
+            text += f" ({self.direction.value}: changes in {SIDE_LABELS[unwatched[0].side]} are not synced)"
+        return f"{self.sync}: {text}"
+
+    def change_marker(self) -> dict[str, Any]:
+        """What this pending change is: per watched side, its watermark and newest change (for a run_key)."""
+        return {
+            side.side: [iso_time(side.watermark), iso_time(side.newest) if side.changed else None]
+            for side in self.sides
+            if side.watched
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "message": self.message, HUBSPOT: self.hubspot.to_json(), APP: self.app.to_json()}
+
+
+@dataclass(frozen=True)
+class _HubSpotAnswer:
+    since_ms: int
+    total: int = 0
+    newest_ms: int | None = None
+    error: str | None = None
+
+
+class ChangeProbe:
+    """Probes syncs for changes; one sensor evaluation is one ``probe(...)`` call.
+
+    ``hubspot_client(connection_name)`` returns that HubSpot connection's client; ``app_connector(sync)``
+    opens a ``SqlConnector`` on the sync's table (closed after use). ``hubspot_calls`` counts the HubSpot
+    requests this probe sent (retries included), ``hubspot_calls_by_object`` the same per
+    (connection, object type).
+    """
+
+    def __init__(self, config: DatasyncConfig, store: StateStore, *, hubspot_client: HubSpotClientFor, app_connector: AppConnectorFor) -> None:
+        self.config = config
+        self.store = store
+        self._hubspot_client = hubspot_client
+        self._app_connector = app_connector
+        self.hubspot_calls_by_object: dict[tuple[str, str], int] = {}
+
+    @property
+    def hubspot_calls(self) -> int:
+        return sum(self.hubspot_calls_by_object.values())
+
+    def probe(self, syncs: Iterable[SyncSpec]) -> dict[str, ProbeResult]:
+        syncs = list(syncs)
+        marks = {sync.name: self.store.watermarks(sync.name) for sync in syncs}
+        ready = {sync.name for sync in syncs if all(side in marks[sync.name] for side in watched_sides(sync))}
+        answers = self._probe_hubspot([sync for sync in syncs if sync.name in ready and HUBSPOT in watched_sides(sync)], marks)
+        results = {}
+        for sync in syncs:
+            watched = watched_sides(sync)
+            sync_marks = marks[sync.name]
+            if sync.name not in ready:
+                hubspot = SideChanges(HUBSPOT, HUBSPOT in watched, sync_marks.get(HUBSPOT))
+                app = SideChanges(APP, APP in watched, sync_marks.get(APP))
+            else:
+                hubspot = self._hubspot_side(sync, sync_marks, answers) if HUBSPOT in watched else SideChanges(HUBSPOT, False, sync_marks.get(HUBSPOT))
+                app = self._app_side(sync, sync_marks[APP]) if APP in watched else SideChanges(APP, False, sync_marks.get(APP))
+            results[sync.name] = ProbeResult(sync.name, sync.direction, hubspot, app)
+        return results
+
+    # HubSpot: one search per (connection, object type)
+
+    def _probe_hubspot(self, syncs: list[SyncSpec], marks: Mapping[str, Mapping[str, datetime]]) -> dict[tuple[str, str], _HubSpotAnswer]:
+        oldest: dict[tuple[str, str], int] = {}
+        for sync in syncs:
+            key = (self.config.hubspot_connection_name(sync), sync.object)
+            since = epoch_ms(marks[sync.name][HUBSPOT])
+            oldest[key] = min(oldest.get(key, since), since)
+        return {key: self._newest_change(*key, since_ms) for key, since_ms in oldest.items()}
+
+    def _newest_change(self, connection: str, object_type: str, since_ms: int) -> _HubSpotAnswer:
+        modified = OBJECT_TYPES[object_type].last_modified_property
+        body = {
+            "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GT", "value": str(since_ms)}]}],
+            "sorts": [{"propertyName": modified, "direction": "DESCENDING"}],
+            "properties": [OBJECT_ID_PROPERTY],
+            "limit": 1,
+        }
+        client = None
+        before = 0
+        try:
+            client = self._hubspot_client(connection)
+            before = sum(client.call_counts.values())
+            answer = search_once(client, object_type, body)
+        except Exception as error:  # noqa: BLE001 - one unreachable account must not hide the other syncs
+            return _HubSpotAnswer(since_ms, error=describe_error(error))
+        finally:
+            if client is not None:
+                self.hubspot_calls_by_object[(connection, object_type)] = sum(client.call_counts.values()) - before
+        results = answer.get("results") or []
+        newest = modified_ms(results[0], modified) if results else None
+        return _HubSpotAnswer(since_ms, total=int(answer.get("total") or len(results)), newest_ms=newest)
+
+    def _hubspot_side(self, sync: SyncSpec, marks: Mapping[str, datetime], answers: Mapping[tuple[str, str], _HubSpotAnswer]) -> SideChanges:
+        watermark = marks[HUBSPOT]
+        answer = answers[(self.config.hubspot_connection_name(sync), sync.object)]
+        if answer.error:
+            return SideChanges(HUBSPOT, True, watermark, error=answer.error)
+        own_ms = epoch_ms(watermark)
+        changed = answer.newest_ms is not None and answer.newest_ms > own_ms
+        if not changed:
+            return SideChanges(HUBSPOT, True, watermark, changed=False, count=0)
+        # The total counts from the oldest watermark of the syncs sharing the search: exact only for that one.
+        count = answer.total if own_ms == answer.since_ms else None
+        return SideChanges(HUBSPOT, True, watermark, changed=True, count=count, newest=from_epoch_ms(answer.newest_ms))
+
+    # The app: one query on updated_at
+
+    def _app_side(self, sync: SyncSpec, watermark: datetime) -> SideChanges:
+        if not sync.table.updated_at:
+            return SideChanges(APP, True, watermark, error=f"table {sync.table.name!r} has no updated_at column configured")
+        try:
+            with self._app_connector(sync) as connector:
+                count, newest = app_changes_since(connector, watermark)
+        except Exception as error:  # noqa: BLE001 - one unreachable database must not hide the other syncs
+            return SideChanges(APP, True, watermark, error=describe_error(error))
+        return SideChanges(APP, True, watermark, changed=count > 0, count=count, newest=newest)
+
+
+def app_changes_since(connector: SqlConnector, watermark: datetime) -> tuple[int, datetime | None]:
+    """Rows (soft-deleted ones included: a deletion is a change) with ``updated_at`` after the watermark, and the newest."""
+    table = connector.app_table
+    column = table.updated_at
+    if column is None:
+        raise DatasyncError(f"table {table.name!r} has no updated_at column configured")
+    dialect = connector.engine.dialect
+    with translate_connection_errors(connector.engine, f"checking table {table.name!r} for changes"):
+        with connector.engine.connect() as connection:
+            if dialect.name == "sqlite":
+                # SQLite keeps text of mixed shapes: filter coarsely in SQL, exactly after parsing (see timestamps.py).
+                statement = sa.select(timestamps.select_expression(column, dialect)).where(timestamps.at_or_after(column, watermark, dialect))
+                values = [value for value in connection.execute(statement).scalars() if value is not None]
+                parsed = timestamps.parse_utc(pd.Series(values, dtype=object))
+                later = parsed[parsed > timestamps.watermark_timestamp(watermark)]
+                return len(later), (later.max().to_pydatetime() if len(later) else None)
+            bound = sa.literal(timestamps.to_column_value(watermark, column, dialect), column.type)
+            count, newest = connection.execute(sa.select(sa.func.count(), sa.func.max(column)).where(column > bound)).one()
+    return int(count), (timestamps.as_utc(newest) if newest is not None else None)
+
+
+def search_once(client: HubSpotClient, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Send exactly one search request through the client (its rate limiter, retries and call counts).
+
+    ``HubSpotClient`` offers only whole-result walks (``search_modified_since``), which may send several
+    requests and do not return ``total``; until it has a public single-request search, this goes through
+    its transport.
+    """
+    response = client._transport.request(  # noqa: SLF001 - see docstring
+        "POST",
+        f"{client._object_path_prefix}/{{type}}/search",  # noqa: SLF001
+        path_params={"type": object_type},
+        json=body,
+        is_search=True,
+    )
+    return response.json()
+
+
+def epoch_ms(value: datetime) -> int:
+    """Whole epoch milliseconds, floored (exact integer arithmetic, no float rounding)."""
+    return (timestamps.as_utc(value) - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_epoch_ms(value: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=value)
+
+
+def format_time(value: datetime | None) -> str:
+    return "never" if value is None else timestamps.as_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def iso_time(value: datetime | None) -> str | None:
+    return None if value is None else timestamps.as_utc(value).isoformat(timespec="microseconds")
+
+
+def describe_error(error: Exception) -> str:
+    """A one-line, secret-free description (the connectors scrub tokens and mask URLs in their errors)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if isinstance(error, DatasyncError) and text else f"{type(error).__name__}: {text}".rstrip(": ")

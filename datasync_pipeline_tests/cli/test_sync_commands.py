@@ -1,0 +1,151 @@
+"""`datasync sync list | disable | enable | delete` through typer's CliRunner, on a file config and a SQLite state store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from datasync_pipeline.cli import app
+from datasync_pipeline.state import Link, StateStore
+
+HUBSPOT_MARK = datetime(2026, 11, 28, 20, 10, 3, tzinfo=UTC)
+APP_MARK = datetime(2026, 11, 28, 20, 9, 55, tzinfo=UTC)
+
+CONFIG = """
+connections:
+  hubspot: {{kind: hubspot, sandbox: {{path: "{home}/sandbox.sqlite"}}}}
+  erp: {{kind: sql, url: "sqlite:///{home}/app.sqlite"}}
+state: {{url: "sqlite:///{home}/state.sqlite"}}
+syncs:
+  - {{name: contacts, object: contacts, app: erp, table: {{name: customers}}}}
+  - {{name: deals, object: deals, app: erp, table: {{name: deals, schema: sales}}, direction: app_to_hubspot, enabled: false}}
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "datasync.yaml"
+    path.write_text(CONFIG.format(home=tmp_path))
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    """The state of a contacts sync after a first sync: 2 pairs, 1 failed and 2 excluded records, both watermarks."""
+    store = StateStore(f"sqlite:///{tmp_path}/state.sqlite")
+    store.link("contacts", [Link("101", "1"), Link("102", "2")])
+    outcomes = pd.DataFrame(
+        [
+            ("hubspot", "103", "failed", "invalid_value", "bad email"),
+            ("app", "7", "excluded", "no unique identity", "no email"),
+            ("app", "8", "excluded", "no unique identity", "no email"),
+        ],
+        columns=["side", "record_id", "status", "category", "message"],
+    )
+    store.record_outcomes("contacts", outcomes, recorded_by="test")
+    store.advance_watermarks("contacts", {"hubspot": HUBSPOT_MARK, "app": APP_MARK})
+    return store
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, ["sync", *args], input=input, env={"COLUMNS": "250"})
+
+
+def test_list_as_json_shows_each_sync_with_its_switches_watermarks_and_record_counts(config_file, store):
+    result = invoke("list", "--config", str(config_file), "--json")
+
+    assert result.exit_code == 0, result.output
+    contacts, deals = json.loads(result.output)
+    assert contacts == {
+        "name": "contacts", "object": "contacts", "hubspot_connection": "hubspot", "app_connection": "erp",
+        "app_table": "erp.customers", "direction": "two_way",
+        "enabled_in_config": True, "switched_on": True, "enabled": True,
+        "watermarks": {"hubspot": "2026-11-28T20:10:03.000000+00:00", "app": "2026-11-28T20:09:55.000000+00:00"},
+        "pairs": 2, "failed": 1, "excluded": 2,
+        "failed_by_category": {"invalid_value": 1}, "excluded_by_reason": {"no unique identity": 2},
+    }
+    assert deals["app_table"] == "erp.sales.deals" and deals["direction"] == "app_to_hubspot"
+    assert deals["enabled"] is False and deals["watermarks"] == {"hubspot": None, "app": None} and deals["pairs"] == 0
+
+
+def test_list_as_a_table_names_every_sync_and_both_switches(config_file, store):
+    store.set_enabled("contacts", False)
+
+    result = invoke("list", "--config", str(config_file))
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    contacts_line = next(line for line in lines if "contacts" in line and "customers" in line)
+    deals_line = next(line for line in lines if "deals" in line and "sales.deals" in line)
+    assert "on / off" in contacts_line and "HubSpot: 2026-11-28 20:10:03 UTC" in contacts_line
+    assert "off / on" in deals_line and "HubSpot: never" in deals_line
+    assert "app: 2026-11-28 20:09:55 UTC" in result.output
+
+
+def test_disable_then_enable_flips_the_switch_and_enable_shows_where_it_resumes(config_file, store):
+    disabled = invoke("disable", "contacts", "--config", str(config_file))
+
+    assert disabled.exit_code == 0, disabled.output
+    assert not store.is_enabled("contacts")
+    assert "contacts disabled: nothing moves until `datasync sync enable contacts`" in disabled.output
+
+    enabled = invoke("enable", "contacts", "--config", str(config_file))
+
+    assert enabled.exit_code == 0, enabled.output
+    assert store.is_enabled("contacts")
+    assert enabled.output.splitlines() == [
+        "contacts enabled: resumes from the watermark: changes made while disabled are synced by the next run.",
+        "  HubSpot read up to: 2026-11-28 20:10:03 UTC",
+        "  app read up to: 2026-11-28 20:09:55 UTC",
+    ]
+    assert store.watermarks("contacts") == {"hubspot": HUBSPOT_MARK, "app": APP_MARK}  # nothing rewound
+
+
+def test_enabling_a_sync_the_file_disables_says_the_file_must_change_too(config_file, store):
+    result = invoke("enable", "deals", "--config", str(config_file))
+
+    assert result.exit_code == 0, result.output
+    assert "  HubSpot read up to: never (the first sync has not run yet)" in result.output
+    assert "datasync.yaml still says `enabled: false` for deals" in result.output
+
+
+def test_delete_asks_first_and_a_no_keeps_everything(config_file, store):
+    result = invoke("delete", "contacts", "--config", str(config_file), input="n\n")
+
+    assert result.exit_code == 1
+    assert "Delete sync contacts? datasync forgets its 2 linked pairs" in result.output
+    assert store.pair_count("contacts") == 2 and store.watermarks("contacts")
+
+
+def test_delete_confirmed_forgets_the_sync_and_reminds_to_edit_the_file(config_file, store):
+    result = invoke("delete", "contacts", "--config", str(config_file), input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert store.pair_count("contacts") == 0 and store.watermarks("contacts") == {} and store.outcome_counts("contacts") == {}
+    assert "  linked pairs: 2 removed" in result.output
+    assert "  failed and excluded records: 3 removed" in result.output
+    assert "  watermarks: 2 removed" in result.output
+    assert f"Now remove the sync named contacts from {config_file}" in result.output
+
+
+def test_delete_with_yes_does_not_ask(config_file, store):
+    result = invoke("delete", "contacts", "--yes", "--config", str(config_file))
+
+    assert result.exit_code == 0, result.output
+    assert "Delete sync contacts?" not in result.output
+    assert store.pair_count("contacts") == 0
+    assert "contacts deleted from the state store:" in result.output
+
+
+@pytest.mark.parametrize("command", [["disable"], ["enable"], ["delete", "--yes"]])
+def test_an_unknown_sync_name_is_refused_with_the_known_ones(config_file, store, command):
+    result = invoke(*command, "contcts", "--config", str(config_file))
+
+    assert result.exit_code == 2
+    assert "No sync named 'contcts' in the configuration; known syncs: contacts, deals" in result.output
+    assert store.pair_count("contacts") == 2 and store.is_enabled("contacts")
