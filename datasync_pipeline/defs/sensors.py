@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -117,10 +118,12 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     for name, result in probe.probe(to_probe).items():
         memo[name] = result.to_json()
         lines[name] = result.message
-        if result.changed:
-            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name))
+        due = None if result.changed or result.needs_first_sync or result.failed else _due_without_change(context.instance, store, name)
+        if result.changed or due:
+            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name), due=due)
             requests.append(request)
             memo[name]["run_key"] = request.run_key
+            lines[name] += f"; {due[1]}" if due else ""
             lines[name] += f": launching an incremental run ({request.run_key})"
 
     context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls}, sort_keys=True))
@@ -132,10 +135,10 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     return dg.SkipReason("\n".join(ordered) if ordered else "no syncs are configured in datasync.yaml")
 
 
-def incremental_run_request(result: ProbeResult, *, retry_of: str | None = None) -> dg.RunRequest:
+def incremental_run_request(result: ProbeResult, *, retry_of: str | None = None, due: tuple[str, str] | None = None) -> dg.RunRequest:
     """The incremental run of one sync, keyed by the change it carries (and the failed run it retries)."""
     return dg.RunRequest(
-        run_key=change_run_key(result, retry_of=retry_of),
+        run_key=change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else ""),
         job_name=INCREMENTAL_SYNC_JOB,
         asset_selection=sync_asset_keys(result.sync),
         run_config=step_run_config([result.sync], mode="incremental"),
@@ -175,6 +178,32 @@ def _run_in_progress(instance: dg.DagsterInstance, name: str) -> dg.RunRecord | 
         tagged = record.dagster_run.tags.get(SYNC_TAG)
         if tagged is None or name in tagged.split(","):
             return record
+    return None
+
+
+def reconcile_interval_seconds() -> int:
+    """How often a sync runs even without a detected change (``$DATASYNC_RECONCILE_SECONDS``, default an hour).
+
+    Some changes leave no newer timestamp to probe for: a record deleted on either side, an association
+    changed in HubSpot (it does not touch last-modified), a failed write waiting for its retry. The
+    reconciling run picks them up at this pace at the latest.
+    """
+    return int(os.environ.get("DATASYNC_RECONCILE_SECONDS", "3600"))
+
+
+def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: str) -> tuple[str, str] | None:
+    """(key suffix, reason) when a sync should run although neither side shows a change."""
+    now = datetime.now(UTC)
+    for recorded_by in ("hubspot", "app"):
+        if store.due_retries(name, recorded_by=recorded_by, now=now, limit=1):
+            return f"retry-{int(now.timestamp()) // 60}", "failed writes are due for a retry"
+    records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
+    last = records[0].end_time if records and records[0].end_time else None
+    interval = reconcile_interval_seconds()
+    # The clock starts with the sync's first successful run recorded in this instance.
+    if last is not None and now.timestamp() - last >= interval:
+        bucket = int(now.timestamp()) // interval
+        return f"reconcile-{bucket}", f"no run for {interval // 60} min: reconciling deletions, associations and retries"
     return None
 
 

@@ -227,7 +227,7 @@ class ChangeProbe:
         try:
             client = self._hubspot_client(connection)
             before = sum(client.call_counts.values())
-            answer = search_once(client, object_type, body)
+            answer = client.search(object_type, body)
         except Exception as error:  # noqa: BLE001 - one unreachable account must not hide the other syncs
             return _HubSpotAnswer(since_ms, error=describe_error(error))
         finally:
@@ -282,23 +282,6 @@ def app_changes_since(connector: SqlConnector, watermark: datetime) -> tuple[int
             bound = sa.literal(timestamps.to_column_value(watermark, column, dialect), column.type)
             count, newest = connection.execute(sa.select(sa.func.count(), sa.func.max(column)).where(column > bound)).one()
     return int(count), (timestamps.as_utc(newest) if newest is not None else None)
-
-
-def search_once(client: HubSpotClient, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Send exactly one search request through the client (its rate limiter, retries and call counts).
-
-    ``HubSpotClient`` offers only whole-result walks (``search_modified_since``), which may send several
-    requests and do not return ``total``; until it has a public single-request search, this goes through
-    its transport.
-    """
-    response = client._transport.request(  # noqa: SLF001 - see docstring
-        "POST",
-        f"{client._object_path_prefix}/{{type}}/search",  # noqa: SLF001
-        path_params={"type": object_type},
-        json=body,
-        is_search=True,
-    )
-    return response.json()
 
 
 def epoch_ms(value: datetime) -> int:

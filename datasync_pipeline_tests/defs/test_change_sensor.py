@@ -283,3 +283,16 @@ def test_the_code_location_carries_the_sensor_targeting_the_incremental_job(worl
 
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
     assert sensor.job_name == INCREMENTAL_SYNC_JOB
+
+
+def test_failed_writes_due_for_a_retry_launch_a_run_without_any_change(synced: World, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("DATASYNC_RETRY_BACKOFF_SECONDS", "0")
+    synced.store.record_outcomes("contacts", pd.DataFrame([{"side": "app", "record_id": "1", "status": "failed",
+                                                             "category": "server_error_after_retries", "message": "503"}]),
+                                 recorded_by="hubspot")
+    result, cursor, calls = synced.evaluate()
+    [request] = run_requests(result)
+    assert ":retry-" in request.run_key and request.tags[SYNC_TAG] == "contacts"
+    assert calls == 1

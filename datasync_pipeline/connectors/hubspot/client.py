@@ -146,6 +146,12 @@ class HubSpotClient:
             overlap_ms=overlap_ms,
         )
 
+    def search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One search request as HubSpot answers it (`total`, `results`, `paging`), under the search limit."""
+        return self._transport.request(
+            "POST", f"{self._object_path_prefix}/{{type}}/search", path_params={"type": object_type}, json=body, is_search=True,
+        ).json()
+
     def search_by_values(
         self, object_type: str, property_name: str, values: Sequence[str], *, properties: Sequence[str]
     ) -> Iterator[dict[str, Any]]:
@@ -163,10 +169,7 @@ class HubSpotClient:
             }
             after: str | None = None
             while True:
-                page = self._transport.request(
-                    "POST", f"{self._object_path_prefix}/{{type}}/search", path_params={"type": object_type},
-                    json={**body, **({"after": after} if after else {})}, is_search=True,
-                ).json()
+                page = self.search(object_type, {**body, **({"after": after} if after else {})})
                 yield from page.get("results", [])
                 after = (page.get("paging") or {}).get("next", {}).get("after")
                 if not after:
