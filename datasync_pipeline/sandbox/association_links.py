@@ -34,10 +34,16 @@ class Link:
     label: str | None = None
 
 
-def add_link(connection: Connection, link: Link) -> None:
-    """Store a link and its reverse; a primary company link replaces the previous primary."""
+def add_link(connection: Connection, link: Link, *, mirror_source: bool = True) -> None:
+    """Store a link and its reverse; a primary company link replaces the previous primary.
+
+    ``mirror_source=False`` leaves the source contact's ``associatedcompanyid`` to a caller that holds
+    that record in memory and writes it itself.
+    """
     if is_primary(link.from_type, link.to_type, link.category, link.type_id):
-        _make_primary(connection, owner_type=link.from_type, owner_id=link.from_id, company_id=link.to_id)
+        _make_primary(
+            connection, owner_type=link.from_type, owner_id=link.from_id, company_id=link.to_id, mirror=mirror_source
+        )
         return
     reverse_id = reverse_type(link.from_type, link.to_type, link.category, link.type_id)
     if is_primary(link.to_type, link.from_type, link.category, reverse_id):
@@ -56,7 +62,9 @@ def _insert_both_ways(connection: Connection, link: Link, reverse_id: int) -> No
     connection.execute(sa.insert(associations).prefix_with("OR IGNORE"), rows)
 
 
-def _make_primary(connection: Connection, *, owner_type: str, owner_id: int, company_id: int) -> None:
+def _make_primary(
+    connection: Connection, *, owner_type: str, owner_id: int, company_id: int, mirror: bool = True
+) -> None:
     pair = pair_for(owner_type, "companies")
     assert pair is not None and pair.primary is not None
     reverse_primary = reverse_type(owner_type, "companies", HUBSPOT_DEFINED, pair.primary)
@@ -81,7 +89,7 @@ def _make_primary(connection: Connection, *, owner_type: str, owner_id: int, com
     _insert_both_ways(connection, unlabeled, reverse_type(owner_type, "companies", HUBSPOT_DEFINED, pair.unlabeled))
     primary = Link(owner_type, owner_id, "companies", company_id, HUBSPOT_DEFINED, pair.primary)
     _insert_both_ways(connection, primary, reverse_primary)
-    if owner_type == "contacts":
+    if owner_type == "contacts" and mirror:
         _set_associated_company(connection, owner_id, str(company_id))
 
 
@@ -96,12 +104,17 @@ def _set_associated_company(connection: Connection, contact_id: int, company_id:
     store.update_record(connection, contact, touch=False)
 
 
-def set_primary_company(connection: Connection, contact_id: int, company_id: int | None) -> None:
-    """Follow a write of ``associatedcompanyid``: link the company as primary, or drop the primary link."""
+def set_primary_company(
+    connection: Connection, contact_id: int, company_id: int | None, *, mirror: bool = True
+) -> None:
+    """Follow a write of ``associatedcompanyid``: link the company as primary, or drop the primary link.
+
+    ``mirror=False`` leaves the contact's ``associatedcompanyid`` to a caller holding the contact in memory.
+    """
     if company_id is None:
         _remove_primary(connection, "contacts", contact_id)
         return
-    _make_primary(connection, owner_type="contacts", owner_id=contact_id, company_id=company_id)
+    _make_primary(connection, owner_type="contacts", owner_id=contact_id, company_id=company_id, mirror=mirror)
 
 
 def _remove_primary(connection: Connection, owner_type: str, owner_id: int) -> None:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 BATCH_LIMIT = 100
 
+# What writing one input produced: the record as written, and fields to add to its answer.
+Written = tuple[StoredRecord, dict[str, Any]]
+
 
 def _batch_body(results: list[dict[str, Any]], errors: list[dict[str, Any]], started_at: int) -> dict[str, Any]:
     body: dict[str, Any] = {"status": "COMPLETE", "results": results}
@@ -98,23 +101,35 @@ def _run_writes(
     sandbox: Sandbox,
     kind: ObjectType,
     inputs: list[dict[str, Any]],
-    write_one: Callable[[RecordWriter, dict[str, Any]], dict[str, Any]],
+    prefetch: Callable[[RecordWriter], None],
+    write_one: Callable[[RecordWriter, dict[str, Any]], Written],
     success_status: int,
 ) -> Response:
-    """Apply ``write_one`` to each input in one transaction, in whichever failure mode the inputs ask for."""
+    """Apply ``write_one`` to each input in one transaction, in whichever failure mode the inputs ask for.
+
+    ``prefetch`` reads ahead what the whole batch needs, so the inputs are checked and applied in memory
+    and stored together at the end; the answer is rendered from the written records once the write lock
+    is released.
+    """
     started_at = now_milliseconds()
     partial = bool(inputs) and all(item.get("objectWriteTraceId") for item in inputs)
-    results: list[dict[str, Any]] = []
+    written: list[tuple[Written, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
     with sandbox.store.transaction() as connection:
         writer = RecordWriter(connection, kind, sandbox.catalogue, started_at)
+        prefetch(writer)
         for item in inputs:
             try:
-                results.append(write_one(writer, item))
+                written.append((write_one(writer, item), item))
             except HubSpotError as error:
                 if not partial:
                     raise
                 errors.append(_error_entry(error, str(item["objectWriteTraceId"])))
+        writer.flush()
+    results = [
+        {**_with_trace(render_written_record(kind, writer.definitions, record), item), **extra}
+        for (record, extra), item in written
+    ]
     return json_response(_batch_body(results, errors, started_at), status=207 if errors else success_status)
 
 
@@ -122,11 +137,16 @@ def batch_create(sandbox: Sandbox, request: Request, object_type: str) -> Respon
     kind = resolve_object_type(object_type)
     inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
 
-    def create_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
-        record = writer.create(item.get("properties"), item.get("associations"))
-        return _with_trace(render_written_record(kind, writer.definitions, record), item)
+    def prefetch(writer: RecordWriter) -> None:
+        writer.prefetch(
+            properties=[item.get("properties") for item in inputs],
+            associations=[item.get("associations") for item in inputs],
+        )
 
-    return _run_writes(sandbox, kind, inputs, create_one, success_status=201)
+    def create_one(writer: RecordWriter, item: dict[str, Any]) -> Written:
+        return writer.create(item.get("properties"), item.get("associations")), {}
+
+    return _run_writes(sandbox, kind, inputs, prefetch, create_one, success_status=201)
 
 
 def _with_trace(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +155,8 @@ def _with_trace(body: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _current_record(writer: RecordWriter, kind: ObjectType, raw_id: str, id_property: str | None) -> StoredRecord:
-    record_ids = _lookup_ids(writer.connection, kind, [raw_id], id_property)
-    record = store.fetch_records(writer.connection, kind.name, record_ids.values()).get(record_ids.get(raw_id, -1))
+def _current_record(writer: RecordWriter, kind: ObjectType, raw_id: str, id_property: Any) -> StoredRecord:
+    record = writer.find(raw_id, id_property)
     if record is None:
         raise not_found(
             f"Could not find {kind.singular} {raw_id}: it may be deleted or not exist.", context={"ids": [raw_id]}
@@ -150,12 +169,17 @@ def batch_update(sandbox: Sandbox, request: Request, object_type: str) -> Respon
     inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
     refuse_duplicate_ids([str(item.get("id", "")).strip().lower() for item in inputs])
 
-    def update_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
-        record = _current_record(writer, kind, str(item.get("id", "")), item.get("idProperty"))
-        updated = writer.update(record, item.get("properties") or {})
-        return _with_trace(render_written_record(kind, writer.definitions, updated), item)
+    def prefetch(writer: RecordWriter) -> None:
+        writer.prefetch(
+            lookups=[(item.get("idProperty"), str(item.get("id", ""))) for item in inputs],
+            properties=[item.get("properties") for item in inputs],
+        )
 
-    return _run_writes(sandbox, kind, inputs, update_one, success_status=200)
+    def update_one(writer: RecordWriter, item: dict[str, Any]) -> Written:
+        record = _current_record(writer, kind, str(item.get("id", "")), item.get("idProperty"))
+        return writer.update(record, item.get("properties") or {}), {}
+
+    return _run_writes(sandbox, kind, inputs, prefetch, update_one, success_status=200)
 
 
 def batch_upsert(sandbox: Sandbox, request: Request, object_type: str) -> Response:
@@ -172,20 +196,25 @@ def batch_upsert(sandbox: Sandbox, request: Request, object_type: str) -> Respon
             )
     refuse_duplicate_ids([str(item.get("id", "")).strip().lower() for item in inputs])
 
-    def upsert_one(writer: RecordWriter, item: dict[str, Any]) -> dict[str, Any]:
+    def prefetch(writer: RecordWriter) -> None:
+        writer.prefetch(
+            lookups=[(item["idProperty"], str(item.get("id", ""))) for item in inputs],
+            properties=[item.get("properties") for item in inputs],
+        )
+
+    def upsert_one(writer: RecordWriter, item: dict[str, Any]) -> Written:
         raw_id, id_property = str(item.get("id", "")), item["idProperty"]
         properties = dict(item.get("properties") or {})
-        existing = _lookup_ids(writer.connection, kind, [raw_id], id_property)
-        current = store.fetch_records(writer.connection, kind.name, existing.values()).get(existing.get(raw_id, -1))
+        current = writer.find(raw_id, id_property)
         if current is None:
             properties[id_property] = raw_id
             record, new = writer.create(properties), True
         else:
             properties.pop(id_property, None)
             record, new = writer.update(current, properties), False
-        return {**_with_trace(render_written_record(kind, writer.definitions, record), item), "new": new}
+        return record, {"new": new}
 
-    return _run_writes(sandbox, kind, inputs, upsert_one, success_status=200)
+    return _run_writes(sandbox, kind, inputs, prefetch, upsert_one, success_status=200)
 
 
 def batch_archive(sandbox: Sandbox, request: Request, object_type: str) -> Response:

@@ -93,6 +93,7 @@ def create_object(sandbox: Sandbox, request: Request, object_type: str) -> Respo
     with sandbox.store.transaction() as connection:
         writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
         record = writer.create(body.get("properties"), body.get("associations"))
+        writer.flush()
     return json_response(render_written_record(kind, writer.definitions, record), status=201)
 
 
@@ -105,11 +106,12 @@ def update_object(sandbox: Sandbox, request: Request, object_type: str, object_i
     if record is None:
         raise _missing(kind, object_id)
     with sandbox.store.transaction() as connection:
-        current = store.fetch_records(connection, kind.name, [record.id]).get(record.id)
+        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
+        current = writer.session.record(record.id)
         if current is None:
             raise _missing(kind, object_id)
-        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
         updated = writer.update(current, body["properties"])
+        writer.flush()
     return json_response(render_written_record(kind, writer.definitions, updated))
 
 

@@ -176,12 +176,19 @@ class Store:
 # Records ------------------------------------------------------------------------------------------
 
 
+def next_record_id(connection: Connection) -> int:
+    """The id the next record of any type will get, from the one counter all types share (portal-wide ids)."""
+    return connection.execute(sa.select(id_counter.c.next_id).where(id_counter.c.name == "records")).scalar_one()
+
+
+def set_next_record_id(connection: Connection, next_id: int) -> None:
+    connection.execute(sa.update(id_counter).where(id_counter.c.name == "records").values(next_id=next_id))
+
+
 def allocate_ids(connection: Connection, count: int) -> list[int]:
     """Take ``count`` ids from the one counter all object types share, like HubSpot's portal-wide ids."""
-    first = connection.execute(sa.select(id_counter.c.next_id).where(id_counter.c.name == "records")).scalar_one()
-    connection.execute(
-        sa.update(id_counter).where(id_counter.c.name == "records").values(next_id=first + count)
-    )
+    first = next_record_id(connection)
+    set_next_record_id(connection, first + count)
     return list(range(first, first + count))
 
 
@@ -234,6 +241,18 @@ def list_records(
     return [StoredRecord.from_row(row) for row in connection.execute(query)]
 
 
+def live_record_types(connection: Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The object type of each live (not archived) record among ``ids``, whatever its type."""
+    wanted = list(ids)
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(records.c.id, records.c.object_type).where(
+            records.c.id.in_(wanted[start : start + 500]), records.c.archived.is_(False)
+        )
+        found.update({row.id: row.object_type for row in connection.execute(query)})
+    return found
+
+
 def find_ids_by_property(
     connection: Connection, object_type: str, property_name: str, values: Iterable[str], *, archived: bool
 ) -> dict[str, int]:
@@ -246,31 +265,30 @@ def find_ids_by_property(
     if not keys:
         return {}
     if not archived:
-        query = sa.select(unique_values.c.value_key, unique_values.c.record_id).where(
-            unique_values.c.object_type == object_type,
-            unique_values.c.property_name == property_name,
-            unique_values.c.value_key.in_(keys),
-        )
-        found = {row.value_key: row.record_id for row in connection.execute(query)}
-        if found or _has_unique_entries(connection, object_type, property_name):
+        found = unique_owners(connection, object_type, property_name, keys)
+        if found or has_unique_claims(connection, object_type, property_name):
             return found
+    return {key: ids[0] for key, ids in ids_by_value(connection, object_type, property_name, keys, archived=archived).items()}
+
+
+def ids_by_value(
+    connection: Connection, object_type: str, property_name: str, keys: Iterable[str], *, archived: bool
+) -> dict[str, list[int]]:
+    """Every record (in id order) whose value of a property, lower-cased by SQLite, is one of ``keys``.
+
+    A scan of the JSON of every record of the type: the fallback for properties the unique-value table
+    does not cover.
+    """
     value = sa.func.lower(sa.func.json_extract(records.c.properties, f"$.{property_name}"))
     query = (
         sa.select(records.c.id, value.label("value_key"))
-        .where(records.c.object_type == object_type, records.c.archived == archived, value.in_(keys))
+        .where(records.c.object_type == object_type, records.c.archived == archived, value.in_(set(keys)))
         .order_by(records.c.id)
     )
-    found = {}
+    found: dict[str, list[int]] = {}
     for row in connection.execute(query):
-        found.setdefault(row.value_key, row.id)
+        found.setdefault(row.value_key, []).append(row.id)
     return found
-
-
-def _has_unique_entries(connection: Connection, object_type: str, property_name: str) -> bool:
-    query = sa.select(unique_values.c.record_id).where(
-        unique_values.c.object_type == object_type, unique_values.c.property_name == property_name
-    ).limit(1)
-    return connection.execute(query).first() is not None
 
 
 def update_record(connection: Connection, record: StoredRecord, *, touch: bool = True) -> None:
@@ -279,6 +297,21 @@ def update_record(connection: Connection, record: StoredRecord, *, touch: bool =
     if touch:
         values["updated_at"] = record.updated_at
     connection.execute(sa.update(records).where(records.c.id == record.id).values(**values))
+
+
+def update_records(connection: Connection, changed: Iterable[StoredRecord]) -> None:
+    """Write back the properties and last-modified dates of many records in one executemany."""
+    parameters = [
+        {"record_id": record.id, "properties": json.dumps(record.properties), "updated_at": record.updated_at}
+        for record in changed
+    ]
+    if parameters:
+        statement = (
+            sa.update(records)
+            .where(records.c.id == sa.bindparam("record_id"))
+            .values(properties=sa.bindparam("properties"), updated_at=sa.bindparam("updated_at"))
+        )
+        connection.execute(statement, parameters)
 
 
 def archive_records(connection: Connection, object_type: str, ids: Iterable[int], archived_at: int) -> None:
@@ -310,32 +343,65 @@ def unique_key(value: str) -> str:
     return value.strip().lower()
 
 
-def find_unique_owner(connection: Connection, object_type: str, property_name: str, value: str) -> int | None:
-    query = sa.select(unique_values.c.record_id).where(
-        unique_values.c.object_type == object_type,
-        unique_values.c.property_name == property_name,
-        unique_values.c.value_key == unique_key(value),
-    )
-    return connection.execute(query).scalar_one_or_none()
-
-
-def claim_unique_values(
-    connection: Connection, object_type: str, record_id: int, values: dict[str, str | None], *, ignore_taken: bool = False
-) -> None:
-    """Point each unique property's new value at this record; ``None`` releases the record's old value."""
-    for property_name, value in values.items():
-        connection.execute(
-            sa.delete(unique_values).where(
-                unique_values.c.record_id == record_id, unique_values.c.property_name == property_name
-            )
+def unique_owners(connection: Connection, object_type: str, property_name: str, keys: Iterable[str]) -> dict[str, int]:
+    """The record holding each of these value keys of one unique property, for the keys that are held."""
+    wanted = list(set(keys))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(unique_values.c.value_key, unique_values.c.record_id).where(
+            unique_values.c.object_type == object_type,
+            unique_values.c.property_name == property_name,
+            unique_values.c.value_key.in_(wanted[start : start + 500]),
         )
-        if value:
-            statement = sa.insert(unique_values).values(
-                object_type=object_type, property_name=property_name, value_key=unique_key(value), record_id=record_id
-            )
-            if ignore_taken:
-                statement = statement.prefix_with("OR IGNORE")
-            connection.execute(statement)
+        found.update({row.value_key: row.record_id for row in connection.execute(query)})
+    return found
+
+
+def unique_claims_of(connection: Connection, record_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The unique values each record holds: ``{record_id: {property_name: value_key}}``."""
+    wanted = list(record_ids)
+    found: dict[int, dict[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(unique_values).where(unique_values.c.record_id.in_(wanted[start : start + 500]))
+        for row in connection.execute(query):
+            found.setdefault(row.record_id, {})[row.property_name] = row.value_key
+    return found
+
+
+def has_unique_claims(
+    connection: Connection, object_type: str, property_name: str, *, excluding: Iterable[int] = ()
+) -> bool:
+    """Whether any record (other than the ``excluding`` ones) holds a value of this property in the table."""
+    query = sa.select(unique_values.c.record_id).where(
+        unique_values.c.object_type == object_type, unique_values.c.property_name == property_name
+    )
+    excluded = list(excluding)
+    if excluded:
+        query = query.where(unique_values.c.record_id.not_in(excluded))
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def replace_unique_claims(
+    connection: Connection, released: list[tuple[int, str]], claims: list[tuple[str, str, str, int]]
+) -> None:
+    """Drop the ``(record_id, property_name)`` claims in ``released``, then add ``(object_type, property_name,
+    value_key, record_id)`` claims, each in one executemany."""
+    if released:
+        statement = sa.delete(unique_values).where(
+            unique_values.c.record_id == sa.bindparam("released_id"),
+            unique_values.c.property_name == sa.bindparam("released_property"),
+        )
+        connection.execute(
+            statement, [{"released_id": record_id, "released_property": name} for record_id, name in released]
+        )
+    if claims:
+        connection.execute(
+            sa.insert(unique_values),
+            [
+                {"object_type": object_type, "property_name": name, "value_key": key, "record_id": record_id}
+                for object_type, name, key, record_id in claims
+            ],
+        )
 
 
 def claim_unique_values_in_bulk(connection: Connection, rows: list[tuple[str, str, str, int]]) -> None:
