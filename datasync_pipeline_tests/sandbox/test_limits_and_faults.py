@@ -49,15 +49,23 @@ def test_window_limit_headers_and_429_body(starter) -> None:
 
 
 def test_window_refills_as_it_rolls(tmp_path) -> None:
-    settings = SandboxSettings(db_path=str(tmp_path / "rolling.sqlite"), tier="starter", rate_window_seconds=0.5)
+    settings = SandboxSettings(db_path=str(tmp_path / "rolling.sqlite"), tier="starter", rate_window_seconds=10)
     limited = Sandbox(settings)
+    # A hand-moved clock: the window's arithmetic, whatever the machine's speed.
+    now = [1_000.0]
+    limited.rate_limiter = RateLimiter(settings.rate_limit_tier, 10, clock=lambda: now[0])
     client = httpx.Client(transport=httpx.WSGITransport(app=limited.wsgi_app), base_url="http://sandbox",
                           headers={"Authorization": "Bearer sandbox-token"})
-    statuses = [client.get("/crm/v3/objects/contacts").status_code for _ in range(101)]
+    statuses = []
+    for _ in range(101):
+        statuses.append(client.get("/crm/v3/objects/contacts").status_code)
+        now[0] += 0.01
     assert statuses.count(429) == 1 and statuses[-1] == 429
-    deadline = time.monotonic() + 5
-    while client.get("/crm/v3/objects/contacts").status_code == 429:
-        assert time.monotonic() < deadline, "the rolling window never refilled"
+    now[0] = 1_000.0 + 9.9  # still inside the window of the first request
+    assert client.get("/crm/v3/objects/contacts").status_code == 429
+    now[0] = 1_000.0 + 10.005  # the first request has rolled out of the window: one slot is free
+    assert client.get("/crm/v3/objects/contacts").status_code == 200
+    assert client.get("/crm/v3/objects/contacts").status_code == 429
     limited.close()
 
 
