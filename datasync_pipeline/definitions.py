@@ -1,4 +1,4 @@
-"""The Dagster code location: every enabled sync of ``datasync.yaml`` as a chain of assets.
+"""The Dagster code location: every enabled sync of ``datasync.yaml`` as a chain of assets, plus its associations.
 
 The file comes from ``$DATASYNC_CONFIG`` (or ``./datasync.yaml``, else the embedded demo default).
 Only its structure is read here; secrets stay ``dg.EnvVar`` until a run needs them.
@@ -9,8 +9,10 @@ from __future__ import annotations
 import dagster as dg
 
 from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, load_config
+from datasync_pipeline.defs.assets.associations import build_association_assets
 from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
-from datasync_pipeline.defs.jobs import first_sync_job
+from datasync_pipeline.defs.jobs import first_sync_job, incremental_sync_job
+from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.defs.resources import (
     STATE_STORE_KEY,
     HubSpotResource,
@@ -42,9 +44,12 @@ def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource
 def build_definitions(config: DatasyncConfig) -> dg.Definitions:
     enabled = [sync for sync in config.syncs if sync.enabled]
     assets = [asset for sync in enabled for asset in build_sync_assets(config, sync)]
+    # Each sync's associations asset joins its group, so the first-sync job picks it up with the chain.
+    assets += build_association_assets(config)
     return dg.Definitions(
         assets=assets,
-        jobs=[first_sync_job([sync.name for sync in enabled])],
+        jobs=[first_sync_job([sync.name for sync in enabled]), incremental_sync_job([sync.name for sync in enabled])],
+        sensors=[build_change_sensor(config)],
         resources=build_resources(config),
     )
 

@@ -1,34 +1,150 @@
-"""Putting the demo data where the embedded default configuration looks for it."""
+"""Putting the demo data where the embedded default configuration looks for it.
+
+Every sync of the configuration whose object has demo data (companies, contacts, deals) is seeded:
+its records in the sandbox, its table in the SQLite app, and the associations its config keeps on
+both sides. The app tables are created here, with an integer column per association.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
 import sqlalchemy as sa
 
-from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection
+from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, SyncSpec
 from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.sql import SqlTableSpec, create_app_table
-from datasync_pipeline.demo.seed import CUSTOMER_COLUMNS, DemoCounts, demo_contacts
+from datasync_pipeline.demo.seed import APP_COLUMNS, DemoCounts, DemoData, demo_data
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS
+
+SEED_ORDER = ("companies", "contacts", "deals")  # associated objects first: their app keys are needed
 
 
-def seed_demo(config: DatasyncConfig, *, records_per_side: int) -> DemoCounts:
-    """Seed the first contacts sync of the configuration: sandbox contacts and app customers."""
+@dataclass(frozen=True)
+class DemoSeed:
+    """What was seeded, per object; ``hubspot``, ``app`` and ``shared`` are the contacts' counts."""
+
+    objects: Mapping[str, DemoCounts] = field(default_factory=dict)
+
+    @property
+    def hubspot(self) -> int:
+        return self.objects["contacts"].hubspot
+
+    @property
+    def app(self) -> int:
+        return self.objects["contacts"].app
+
+    @property
+    def shared(self) -> int:
+        return self.objects["contacts"].shared
+
+
+def demo_syncs(config: DatasyncConfig) -> dict[str, SyncSpec]:
+    """The first sync of each object the demo has data for, in seeding order."""
+    syncs: dict[str, SyncSpec] = {}
+    for sync in config.syncs:
+        if sync.object in APP_COLUMNS:
+            syncs.setdefault(sync.object, sync)
+    return {name: syncs[name] for name in SEED_ORDER if name in syncs}
+
+
+def create_demo_tables(config: DatasyncConfig) -> dict[str, sa.Table]:
+    """Create the app table of every demo sync (if missing), with its association columns."""
+    tables = {}
+    for name, sync in demo_syncs(config).items():
+        engine = sa.create_engine(_app_url(config, sync))
+        try:
+            tables[name] = create_app_table(engine, _table_spec(sync), _column_types(sync))
+        finally:
+            engine.dispose()
+    return tables
+
+
+def seed_demo(config: DatasyncConfig, *, records_per_side: int) -> DemoSeed:
+    """Seed every demo sync of the configuration: sandbox records, app rows, and their associations."""
     from datasync_pipeline.sandbox import Sandbox, SandboxSettings
 
-    sync = next(s for s in config.syncs if s.object == "contacts")
-    hubspot_connection = config.connections[config.hubspot_connection_name(sync)]
-    app_connection = config.connections[sync.app]
+    syncs = demo_syncs(config)
+    assert "contacts" in syncs, "the demo needs a contacts sync"
+    data = demo_data(records_per_side)
+    tables = create_demo_tables(config)
+
+    hubspot_connection = config.connections[config.hubspot_connection_name(syncs["contacts"])]
     assert isinstance(hubspot_connection, HubSpotConnection) and hubspot_connection.sandbox is not None, "the demo seeds the sandbox"
-    assert isinstance(app_connection, SqlConnection)
+    settings = SandboxSettings(db_path=hubspot_connection.sandbox.path, token=hubspot_connection.sandbox.token, tier="unlimited")
+    sandbox = Sandbox(settings)
+    try:
+        hubspot_ids = {name: sandbox.seed(name, data.hubspot[name]) for name in syncs}
+        _associate_in_sandbox(sandbox, settings.token, data, hubspot_ids)
+    finally:
+        sandbox.close()
 
-    hubspot, app, counts = demo_contacts(records_per_side)
-    sandbox = Sandbox(SandboxSettings(db_path=hubspot_connection.sandbox.path, token=hubspot_connection.sandbox.token))
-    sandbox.seed("contacts", hubspot)
+    app_keys: dict[str, list] = {}
+    for name, sync in syncs.items():
+        engine = sa.create_engine(_app_url(config, sync))
+        try:
+            app_keys[name] = _insert_app_rows(engine, tables[name], sync, data, name, app_keys)
+        finally:
+            engine.dispose()
+    return DemoSeed({name: data.counts[name] for name in syncs})
 
-    engine = sa.create_engine(resolve(app_connection.url, where=f"connections.{sync.app}.url"))
-    spec = SqlTableSpec(table=sync.table.name, key_column=sync.table.key, columns=list(CUSTOMER_COLUMNS),
-                        updated_at_column=sync.table.updated_at, external_id_column=sync.table.external_id)
-    table = create_app_table(engine, spec, CUSTOMER_COLUMNS)
+
+def _associate_in_sandbox(sandbox, token: str, data: DemoData, ids: dict[str, list[str]]) -> None:
+    """Link the seeded HubSpot records through the v4 batch API of the in-process sandbox (a few calls)."""
+    from datasync_pipeline.connectors.hubspot import HubSpotClient
+
+    inputs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for link in data.hubspot_links:
+        kind = ASSOCIATIONS.get((link.from_object, link.to_object))
+        if kind is None or link.from_object not in ids or link.to_object not in ids:
+            continue
+        from_id, to_id = ids[link.from_object][link.from_index], ids[link.to_object][link.to_index]
+        type_id = kind.type_id if link.primary or not kind.primary else _UNLABELED_COMPANY[link.from_object]
+        inputs[(link.from_object, link.to_object)].append(
+            {"ref": f"{from_id}-{to_id}-{type_id}", "from_id": from_id, "to_id": to_id, "type_id": type_id}
+        )
+    with HubSpotClient(base_url="http://sandbox.embedded", token=token, tier="unlimited",
+                       transport=httpx.WSGITransport(app=sandbox.wsgi_app)) as client:
+        for (from_object, to_object), batch in inputs.items():
+            result = client.create_associations(from_object, to_object, batch)
+            assert not result.failed, f"seeding {from_object} -> {to_object}: {next(iter(result.failed.values())).message}"
+
+
+# HubSpot's unlabeled type ids of the links that can also be primary (a second, non-primary company).
+_UNLABELED_COMPANY = {"contacts": 279, "deals": 341, "tickets": 339}
+
+
+def _insert_app_rows(engine: sa.Engine, table: sa.Table, sync: SyncSpec, data: DemoData, name: str,
+                     app_keys: dict[str, list]) -> list:
+    """Insert the object's app rows with their association columns; returns their keys in order."""
+    rows = [dict(row) for row in data.app[name]]
+    for row, links in zip(rows, data.app_links.get(name, [{}] * len(rows)), strict=True):
+        for association in sync.associations:
+            index = links.get(association.object)
+            keys = app_keys.get(association.object)
+            row[association.app_column] = keys[index] if keys is not None and index is not None else None
+    key = table.c[sync.table.key]
     with engine.begin() as connection:
-        connection.execute(sa.insert(table), app)
-    engine.dispose()
-    return counts
+        if not rows:
+            return []
+        inserted = connection.execute(sa.insert(table).returning(key, sort_by_parameter_order=True), rows)
+        return list(inserted.scalars())
+
+
+def _table_spec(sync: SyncSpec) -> SqlTableSpec:
+    columns = [*APP_COLUMNS[sync.object], *(association.app_column for association in sync.associations)]
+    return SqlTableSpec(table=sync.table.name, schema=sync.table.schema_name, key_column=sync.table.key, columns=columns,
+                        updated_at_column=sync.table.updated_at, external_id_column=sync.table.external_id)
+
+
+def _column_types(sync: SyncSpec) -> dict[str, sa.types.TypeEngine]:
+    return {**APP_COLUMNS[sync.object], **{association.app_column: sa.Integer() for association in sync.associations}}
+
+
+def _app_url(config: DatasyncConfig, sync: SyncSpec) -> str:
+    connection = config.connections[sync.app]
+    assert isinstance(connection, SqlConnection)
+    return resolve(connection.url, where=f"connections.{sync.app}.url")

@@ -1,17 +1,21 @@
-"""The walking skeleton: the contacts first sync as a Dagster run on the sandbox and a SQLite app."""
+"""The walking skeleton: the demo's first sync (companies, contacts, deals and their associations) as a
+Dagster run on the sandbox and a SQLite app."""
 
 from __future__ import annotations
 
 import dagster as dg
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from datasync_pipeline.config import load_config
+from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.defs.launch import run_first_sync
-from datasync_pipeline.demo.seed import CUSTOMER_COLUMNS
-from datasync_pipeline.demo.setup import seed_demo
+from datasync_pipeline.demo.setup import create_demo_tables, seed_demo
 from datasync_pipeline.sandbox import Sandbox, SandboxSettings
 from datasync_pipeline.state import StateStore
+
+TABLES = {"companies": "companies", "contacts": "customers", "deals": "deals"}
 
 
 @pytest.fixture
@@ -28,69 +32,95 @@ def instance():
         yield test_instance
 
 
-def customers(home) -> list[dict]:
+def app_rows(home, table: str) -> list[dict]:
     engine = sa.create_engine(f"sqlite:///{home}/app.sqlite")
     with engine.connect() as connection:
-        rows = [dict(r._mapping) for r in connection.execute(sa.text("select * from customers order by id"))]
+        target = sa.Table(table, sa.MetaData(), autoload_with=connection)
+        rows = [dict(r._mapping) for r in connection.execute(sa.select(target).order_by(target.c.id))]
     engine.dispose()
     return rows
 
 
-def hubspot_contacts(home) -> list[dict]:
+def hubspot_records(home, object_type: str, properties: tuple[str, ...] = ("datasync_id",)) -> list[dict]:
     sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier="unlimited"))
-    from datasync_pipeline.connectors.hubspot import HubSpotClient
-    import httpx
+    try:
+        with HubSpotClient(base_url="http://sandbox", token="sandbox-token", tier="unlimited",
+                           transport=httpx.WSGITransport(app=sandbox.wsgi_app)) as client:
+            return list(client.list_records(object_type, properties=list(properties)))
+    finally:
+        sandbox.close()
 
-    with HubSpotClient(base_url="http://sandbox", token="sandbox-token", tier="unlimited",
-                       transport=httpx.WSGITransport(app=sandbox.wsgi_app)) as client:
-        return list(client.list_records("contacts", properties=["email", "firstname", "lastname", "city", "phone", "datasync_id"]))
+
+def hubspot_contacts(home) -> list[dict]:
+    return hubspot_records(home, "contacts", ("email", "firstname", "lastname", "city", "phone", "datasync_id"))
 
 
-def test_first_sync_of_contacts_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, instance):
+def test_demo_first_sync_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, instance):
     config = load_config()
-    counts = seed_demo(config, records_per_side=400)
+    assert [sync.name for sync in config.syncs] == ["companies", "contacts", "deals"]
+    seeded = seed_demo(config, records_per_side=400)
 
     report = run_first_sync(config, instance=instance)
     assert report.success
-    [contacts] = report.syncs
-    assert contacts.value("hubspot_records", "dagster/row_count") == counts.hubspot
-    assert contacts.value("app_records", "dagster/row_count") == counts.app
-    matched = contacts.value("matched", "datasync/matched")
-    excluded = contacts.value("hubspot_load", "datasync/excluded") + contacts.value("app_load", "datasync/excluded")
-    created_in_hubspot = contacts.value("hubspot_load", "datasync/created")
-    created_in_app = contacts.value("app_load", "datasync/created")
-    failed = contacts.value("hubspot_load", "datasync/failed") + contacts.value("app_load", "datasync/failed")
-    assert 0 < matched <= counts.shared and excluded > 0 and failed == 0
-    # Every record of both sides is in exactly one state: linked (matched or created) or excluded.
-    assert 2 * matched + created_in_hubspot + created_in_app + excluded == counts.hubspot + counts.app
+    store = StateStore(config.state.url)
+    after = {}
+    for sync in report.syncs:
+        counts = seeded.objects[sync.name]
+        assert sync.value("hubspot_records", "dagster/row_count") == counts.hubspot
+        assert sync.value("app_records", "dagster/row_count") == counts.app
+        matched = sync.value("matched", "datasync/matched")
+        excluded = sync.value("hubspot_load", "datasync/excluded") + sync.value("app_load", "datasync/excluded")
+        created_in_hubspot = sync.value("hubspot_load", "datasync/created")
+        created_in_app = sync.value("app_load", "datasync/created")
+        failed = sync.value("hubspot_load", "datasync/failed") + sync.value("app_load", "datasync/failed")
+        assert matched <= counts.shared and failed == 0, sync.name
+        # Every record of both sides is in exactly one state: linked (matched or created) or excluded.
+        assert 2 * matched + created_in_hubspot + created_in_app + excluded == counts.hubspot + counts.app, sync.name
+        assert store.pair_count(sync.name) == matched + created_in_hubspot + created_in_app, sync.name
+        after[sync.name] = (len(hubspot_records(demo_home, sync.name)), len(app_rows(demo_home, TABLES[sync.name])))
+        assert after[sync.name] == (counts.hubspot + created_in_hubspot, counts.app + created_in_app), sync.name
+    by_name = {sync.name: sync for sync in report.syncs}
+    assert 0 < by_name["contacts"].value("matched", "datasync/matched") and by_name["contacts"].value("app_load", "datasync/excluded") > 0
+    assert 0 < by_name["companies"].value("matched", "datasync/matched")  # domains written differently still match
+    assert by_name["deals"].value("matched", "datasync/matched") == 0  # deals are never matched: created on the other side
     run = instance.get_run_by_id(report.run_id)
     assert run.tags["datasync/mode"] == "first"
 
-    after_hubspot, after_app = hubspot_contacts(demo_home), customers(demo_home)
-    assert len(after_hubspot) == counts.hubspot + created_in_hubspot
-    assert len(after_app) == counts.app + created_in_app
-    store = StateStore(config.state.url)
-    assert store.pair_count("contacts") == matched + created_in_hubspot + created_in_app
+    # Associations (rule 8): written both ways; those to a record the partner did not link fail alone, and are kept.
+    assert "associations" not in by_name["companies"].metadata
+    for name in ("contacts", "deals"):
+        associations = by_name[name].metadata["associations"]
+        assert associations["datasync/associations_created_in_hubspot"] > 0 and associations["datasync/associations_updated_in_app"] > 0
+        failed_associations = associations.get("datasync/failed/association_failed", 0)
+        assert store.outcome_counts(name).get("failed/association_failed", 0) <= failed_associations
+    assert by_name["contacts"].metadata["associations"]["datasync/conflicts"] > 0  # a different company on each side
+    assert by_name["deals"].metadata["associations"]["datasync/failed/association_failed"] > 0  # contacts without email
+    customers = app_rows(demo_home, "customers")
+    companies_by_key = {str(row["id"]) for row in app_rows(demo_home, "companies")}
+    assert all(row["company_id"] is None or str(row["company_id"]) in companies_by_key for row in customers)
 
-    # The second first-sync finds everything linked: nothing created, nothing updated.
-    rerun = run_first_sync(config, instance=instance).syncs[0]
-    assert rerun.value("hubspot_load", "datasync/created") == 0 and rerun.value("app_load", "datasync/created") == 0
-    assert rerun.value("hubspot_load", "datasync/updated") == 0 and rerun.value("app_load", "datasync/updated") == 0
-    assert len(hubspot_contacts(demo_home)) == len(after_hubspot) and len(customers(demo_home)) == len(after_app)
+    # The second first-sync finds everything linked: nothing created, nothing updated, no association written.
+    rerun = run_first_sync(config, instance=instance)
+    assert rerun.success
+    for sync in rerun.syncs:
+        for step in ("hubspot_load", "app_load"):
+            assert sync.value(step, "datasync/created") == 0 and sync.value(step, "datasync/updated") == 0, (sync.name, step)
+        if sync.name != "companies":
+            assert sync.value("associations", "dagster/row_count") == 0, sync.name
+        assert (len(hubspot_records(demo_home, sync.name)), len(app_rows(demo_home, TABLES[sync.name]))) == after[sync.name]
+    assert app_rows(demo_home, "customers") == customers
 
 
 def test_differently_cased_email_updates_the_existing_contact_instead_of_duplicating(demo_home, instance):
     config = load_config()
-    sync = config.syncs[0]
+    sync = next(s for s in config.syncs if s.name == "contacts")
     sandbox = Sandbox(SandboxSettings(db_path=str(demo_home / "sandbox.sqlite")))
     [hubspot_id] = sandbox.seed("contacts", [{"email": "ann@example.com", "firstname": "Ann", "lastname": None}])
-    from datasync_pipeline.connectors.sql import SqlTableSpec, create_app_table
-
+    sandbox.close()
+    tables = create_demo_tables(config)
     engine = sa.create_engine(f"sqlite:///{demo_home}/app.sqlite")
-    spec = SqlTableSpec(table="customers", key_column="id", columns=list(CUSTOMER_COLUMNS), updated_at_column="updated_at", external_id_column="hubspot_id")
-    table = create_app_table(engine, spec, CUSTOMER_COLUMNS)
     with engine.begin() as connection:
-        connection.execute(sa.insert(table), [{"email": " ANN@Example.com", "first_name": "Anna", "last_name": "Berg"}])
+        connection.execute(sa.insert(tables["contacts"]), [{"email": " ANN@Example.com", "first_name": "Anna", "last_name": "Berg"}])
     engine.dispose()
 
     report = run_first_sync(config, instance=instance)
@@ -99,6 +129,6 @@ def test_differently_cased_email_updates_the_existing_contact_instead_of_duplica
     assert contact["id"] == hubspot_id
     assert contact["properties"]["firstname"] == "Ann"  # HubSpot is the default app: its value wins
     assert contact["properties"]["lastname"] == "Berg"  # the empty side is filled
-    [customer] = customers(demo_home)
+    [customer] = app_rows(demo_home, "customers")
     assert customer["first_name"] == "Ann" and customer["last_name"] == "Berg"
     assert sync.default_app.value == "hubspot"

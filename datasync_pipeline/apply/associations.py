@@ -1,0 +1,208 @@
+"""Keeping a sync's associations (rule 8): read HubSpot's, plan against the app's, write both sides.
+
+Runs after the loads of the sync and of its partner syncs (the syncs of the associated objects), so
+every pair either load linked is known. Writes are idempotent: a HubSpot association is created
+only where HubSpot lacks it, and an app column is set only where it differs, so a rerun plans nothing.
+
+Failures are kept in the state store with ``recorded_by="associations"``: the loads clear only what
+they recorded, so a load rerun does not hide an association that could not be carried over, and
+this step clears its own entries once the association is in sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from datasync_pipeline.config.model import AssociationSpec, SyncSpec
+from datasync_pipeline.engine.associations import AssociationPlan, hubspot_targets, plan_associations
+from datasync_pipeline.engine.frames import association_column
+from datasync_pipeline.errors import RecordError
+from datasync_pipeline.objects.catalogue import AssociationKind
+from datasync_pipeline.state import StateStore
+
+RECORDED_BY = "associations"
+
+
+@dataclass(frozen=True)
+class AssociationTarget:
+    """One association a sync keeps: the app column, HubSpot's association kind, the partner sync's name."""
+
+    spec: AssociationSpec
+    kind: AssociationKind
+    partner: str
+
+
+@dataclass
+class AssociationOutcome:
+    """What the associations step did, counted per associated object and in all."""
+
+    dry_run: bool = False
+    pairs: int = 0
+    created_in_hubspot: int = 0
+    updated_in_app: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    failed: Counter = field(default_factory=Counter)  # by error category
+    by_object: dict[str, Counter] = field(default_factory=dict)
+    rows: dict[tuple[str, str], tuple[str, list[str]]] = field(default_factory=dict)  # (side, id) -> category, messages
+
+    def fail(self, associated_object: str, side: str, record_id: str, category: str, message: str) -> None:
+        self.failed[category] += 1
+        self.count(associated_object, "failed")
+        key = (side, str(record_id))
+        if key in self.rows:
+            self.rows[key][1].append(message)  # one record, several associations: one state row, every reason
+        else:
+            self.rows[key] = (category, [message])
+
+    def count(self, associated_object: str, name: str, n: int = 1) -> None:
+        self.by_object.setdefault(associated_object, Counter())[name] += n
+
+    def outcomes_frame(self) -> pd.DataFrame:
+        rows = [(side, record_id, "failed", category, "; ".join(messages)) for (side, record_id), (category, messages) in self.rows.items()]
+        return pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"])
+
+    def metadata(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "dagster/row_count": self.created_in_hubspot + self.updated_in_app,
+            "datasync/dry_run": self.dry_run,
+            "datasync/pairs": self.pairs,
+            "datasync/associations_created_in_hubspot": self.created_in_hubspot,
+            "datasync/associations_updated_in_app": self.updated_in_app,
+            "datasync/associations_unchanged": self.unchanged,
+            "datasync/conflicts": self.conflicts,
+            "datasync/failed": sum(self.failed.values()),
+        }
+        counts.update({f"datasync/failed/{category}": n for category, n in sorted(self.failed.items())})
+        return counts
+
+
+def plan_sync_associations(
+    client: Any, store: StateStore, sync: SyncSpec, targets: list[AssociationTarget], app: pd.DataFrame, *, changed_only: bool = False
+) -> tuple[pd.DataFrame, list[tuple[AssociationTarget, AssociationPlan]]]:
+    """This sync's pairs and one plan per association, from the state store, HubSpot and the app frame.
+
+    A full read of the app (first sync) holds every row, so a linked row missing from it was created
+    by this run, without association. An incremental read holds only changed rows: the others' keys
+    are unknown, so only the pairs of changed rows are planned (``changed_only``); a row created in the
+    app by this run comes back as changed in the next run and gets its association then.
+    """
+    pairs = store.known_pairs(sync.name)
+    if changed_only:
+        pairs = pairs[pairs["app_id"].astype(str).isin(app["record_id"].astype(str))].reset_index(drop=True)
+    hubspot_ids = pairs["hubspot_id"].astype(str).tolist()
+    app_by_id = app.set_index(app["record_id"].astype(str))
+    plans = []
+    for target in targets:
+        links = client.read_associations(sync.object, target.kind.to_object, hubspot_ids) if hubspot_ids else {}
+        column = association_column(target.spec.object)
+        app_keys = app_by_id[column] if column in app_by_id else pd.Series(dtype=object)
+        plan = plan_associations(
+            pairs, store.known_pairs(target.partner), app_keys, hubspot_targets(links, target.kind),
+            kind=target.kind, direction=sync.direction, default_app=sync.default_app, partner_name=target.partner,
+        )
+        plans.append((target, plan))
+    return pairs, plans
+
+
+def load_associations(
+    client: Any,
+    connector: Any,
+    store: StateStore,
+    sync: SyncSpec,
+    targets: list[AssociationTarget],
+    app: pd.DataFrame,
+    *,
+    dry_run: bool,
+    run_id: str | None,
+    log: logging.Logger | Any,
+    changed_only: bool = False,
+) -> AssociationOutcome:
+    pairs, plans = plan_sync_associations(client, store, sync, targets, app, changed_only=changed_only)
+    outcome = AssociationOutcome(dry_run=dry_run, pairs=len(pairs))
+    for target, plan in plans:
+        name = target.spec.object
+        outcome.conflicts += plan.counts["conflicts"]
+        outcome.unchanged += plan.counts["unchanged"]
+        outcome.count(name, "conflicts", plan.counts["conflicts"])
+        for side, record_id, category, message in plan.failures.itertuples(index=False):
+            outcome.fail(name, side, record_id, category, message)
+    if dry_run:
+        for target, plan in plans:
+            outcome.created_in_hubspot += len(plan.hubspot_creates)
+            outcome.updated_in_app += len(plan.app_updates)
+            outcome.count(target.spec.object, "created_in_hubspot", len(plan.hubspot_creates))
+            outcome.count(target.spec.object, "updated_in_app", len(plan.app_updates))
+        return outcome
+
+    for target, plan in plans:
+        _write_hubspot(client, sync, target, plan, outcome, log)
+    _write_app(connector, sync, plans, outcome, log)
+
+    store.clear_outcomes(sync.name, "hubspot", pairs["hubspot_id"].astype(str), recorded_by=RECORDED_BY)
+    store.clear_outcomes(sync.name, "app", pairs["app_id"].astype(str), recorded_by=RECORDED_BY)
+    store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=RECORDED_BY, run_id=run_id)
+    return outcome
+
+
+def _write_hubspot(client: Any, sync: SyncSpec, target: AssociationTarget, plan: AssociationPlan,
+                   outcome: AssociationOutcome, log: logging.Logger | Any) -> None:
+    name = target.spec.object
+    if len(plan.hubspot_removals):
+        client.archive_associations(sync.object, name, list(plan.hubspot_removals[["from_id", "to_id"]].itertuples(index=False, name=None)))
+    if plan.hubspot_creates.empty:
+        return
+    log.info(f"associating {len(plan.hubspot_creates):,} HubSpot {sync.object} with their {name}")
+    inputs = [
+        {"ref": str(from_id), "from_id": str(from_id), "to_id": str(to_id), "type_id": int(type_id), "category": "HUBSPOT_DEFINED"}
+        for from_id, to_id, type_id in plan.hubspot_creates[["from_id", "to_id", "type_id"]].itertuples(index=False)
+    ]
+    result = client.create_associations(sync.object, name, inputs)
+    for ref, error in result.failed.items():
+        outcome.fail(name, "hubspot", ref, str(error.category), f"associating its {name}: {error.message}")
+    outcome.created_in_hubspot += len(result.results)
+    outcome.count(name, "created_in_hubspot", len(result.results))
+
+
+def _write_app(connector: Any, sync: SyncSpec, plans: list[tuple[AssociationTarget, AssociationPlan]],
+               outcome: AssociationOutcome, log: logging.Logger | Any) -> None:
+    """One update per app row, setting every association column that changes."""
+    columns_by_row: dict[str, dict[str, Any]] = {}
+    objects_by_row: dict[str, list[str]] = {}
+    for target, plan in plans:
+        column = target.spec.app_column
+        for app_id, value in plan.app_updates[["app_id", "value"]].itertuples(index=False):
+            columns_by_row.setdefault(str(app_id), {})[column] = _column_value(connector, column, value)
+            objects_by_row.setdefault(str(app_id), []).append(target.spec.object)
+    if not columns_by_row:
+        return
+    log.info(f"setting the associations of {len(columns_by_row):,} rows of {sync.table.name}")
+    result = connector.update([{sync.table.key: app_id, **columns} for app_id, columns in columns_by_row.items()])
+    for app_id, names in objects_by_row.items():
+        if app_id in result.written:
+            outcome.updated_in_app += len(names)
+            for name in names:
+                outcome.count(name, "updated_in_app")
+        elif app_id in result.failed:
+            error: RecordError = result.failed[app_id]
+            for name in names:
+                outcome.fail(name, "app", app_id, str(error.category), f"setting its {name}: {error.message}")
+
+
+def _column_value(connector: Any, column: str, key: str) -> Any:
+    """The associated record's app key in the FK column's own type (an integer column gets an int)."""
+    try:
+        python_type = connector.app_table.table.c[column].type.python_type
+    except (AttributeError, KeyError, NotImplementedError):
+        return key
+    if python_type is int:
+        try:
+            return int(key)
+        except (TypeError, ValueError):
+            return key
+    return key

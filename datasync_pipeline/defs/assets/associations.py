@@ -1,0 +1,102 @@
+"""The associations asset of a sync: ``<sync>/associations``, after the links of the sync and its partners.
+
+Rule 8 keeps an association only where the associated object is synced too, so the asset needs the
+links of both syncs: it runs after ``<sync>/hubspot_load``, ``<sync>/app_load``, ``<sync>/checkpoint``
+and the same steps of each partner sync (the sync of the associated object between the same
+accounts), and reads the app side's key columns from ``<sync>/app_records``. An incremental run
+reads only changed app rows, so it plans only the pairs whose app row changed. A partner sync that is disabled keeps nothing: its
+associations are left out, and a sync left with none gets no asset.
+"""
+
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+
+from datasync_pipeline.apply import AssociationTarget, load_associations
+from datasync_pipeline.config.model import AssociationSpec, DatasyncConfig, SyncSpec
+from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, MODE_TAG
+from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS
+
+LINKING_STEPS = ("hubspot_load", "app_load", "checkpoint")
+INCREMENTAL = "incremental"
+
+
+class AssociationsConfig(dg.Config):
+    """Run-time switches of the associations step, shaped like the chain steps' (``mode``, ``dry_run``)."""
+
+    mode: str = "first"  # "first" | "incremental"
+    dry_run: bool = False
+
+
+def partner_sync(config: DatasyncConfig, sync: SyncSpec, association: AssociationSpec) -> SyncSpec | None:
+    """The sync of the associated object between the same app and HubSpot accounts (the config checks there is one)."""
+    hubspot = config.hubspot_connection_name(sync)
+    partners = [
+        other for other in config.syncs
+        if other.object == association.object and other.app == sync.app and config.hubspot_connection_name(other) == hubspot
+    ]
+    return partners[0] if len(partners) == 1 else None
+
+
+def association_targets(config: DatasyncConfig, sync: SyncSpec) -> list[AssociationTarget]:
+    """The associations this sync keeps now: enabled, allowed by rule 8, with an enabled partner sync."""
+    targets = []
+    for association in sync.associations:
+        kind = ASSOCIATIONS.get((sync.object, association.object))
+        partner = partner_sync(config, sync, association)
+        if association.enabled and kind is not None and partner is not None and partner.enabled:
+            targets.append(AssociationTarget(association, kind, partner.name))
+    return targets
+
+
+def build_association_assets(config: DatasyncConfig) -> list[dg.AssetsDefinition]:
+    return [
+        _association_asset(config, sync, targets)
+        for sync in config.syncs
+        if sync.enabled and (targets := association_targets(config, sync))
+    ]
+
+
+def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[AssociationTarget]) -> dg.AssetsDefinition:
+    hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
+    app_key = connection_resource_key(sync.app)
+    columns = list(dict.fromkeys(target.spec.app_column for target in targets))
+    # The loads link created records; the checkpoint commits the links of matched pairs.
+    upstream = [
+        dg.AssetKey([name, step])
+        for name in dict.fromkeys([sync.name, *(target.partner for target in targets)])
+        for step in LINKING_STEPS
+    ]
+    kept = ", ".join(f"{target.spec.object} ({target.spec.app_column})" for target in targets)
+
+    @dg.asset(
+        key=dg.AssetKey([sync.name, "associations"]),
+        group_name=sync.name,
+        kinds={"hubspot", "sql"},
+        deps=upstream,
+        ins={"app": dg.AssetIn(dg.AssetKey([sync.name, "app_records"]))},
+        required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY},
+        description=f"The associations of {sync.object} with {kept}, kept on both sides (rule 8).",
+    )
+    def associations(context: dg.AssetExecutionContext, config: AssociationsConfig, app: pd.DataFrame) -> dg.MaterializeResult:
+        client = getattr(context.resources, hubspot_key).client
+        calls_before = Counter(client.call_counts)
+        store = getattr(context.resources, STATE_STORE_KEY).store()
+        # Runs launched for a mode or a dry run are tagged; this step also honours the tags, so a launcher
+        # that configures only the chain's steps still gets a preview that writes nothing.
+        dry_run = config.dry_run or context.run.tags.get(DRY_RUN_TAG) == "true"
+        incremental = config.mode == INCREMENTAL or context.run.tags.get(MODE_TAG) == INCREMENTAL
+        with getattr(context.resources, app_key).connector(sync.table, columns) as connector:
+            outcome = load_associations(client, connector, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
+                                        run_id=context.run.run_id, log=context.log)
+        by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
+        return dg.MaterializeResult(metadata={
+            **outcome.metadata(),
+            "datasync/associations_by_object": dg.MetadataValue.json(by_object),
+            **api_call_metadata(client.call_counts, calls_before),
+        })
+
+    return associations
