@@ -15,6 +15,7 @@ INCREMENTAL_SYNC_JOB = "incremental_sync"
 MODE_TAG = "datasync/mode"
 SYNC_TAG = "datasync/sync"
 DRY_RUN_TAG = "datasync/dry_run"
+REASON_TAG = "datasync/reason"  # why an incremental run was launched: change, retry, reconcile
 CHAIN_STEPS = ("hubspot_records", "app_records", "matched", "merge_plan", "hubspot_load", "app_load", "checkpoint")
 
 

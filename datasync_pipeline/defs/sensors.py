@@ -29,10 +29,12 @@ from datasync_pipeline.defs.jobs import (
     FIRST_SYNC_JOB,
     INCREMENTAL_SYNC_JOB,
     MODE_TAG,
+    REASON_TAG,
     SYNC_TAG,
     step_run_config,
     sync_asset_keys,
 )
+from datasync_pipeline.defs.assets.associations import association_targets
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
 from datasync_pipeline.state import StateStore
@@ -115,12 +117,14 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
         app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, []),
     )
     requests = []
+    with_associations = {sync.name for sync in config.syncs if association_targets(config, sync)}
     for name, result in probe.probe(to_probe).items():
         memo[name] = result.to_json()
         lines[name] = result.message
         due = None if result.changed or result.needs_first_sync or result.failed else _due_without_change(context.instance, store, name)
         if result.changed or due:
-            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name), due=due)
+            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name), due=due,
+                                              with_associations=name in with_associations)
             requests.append(request)
             memo[name]["run_key"] = request.run_key
             lines[name] += f"; {due[1]}" if due else ""
@@ -135,14 +139,21 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     return dg.SkipReason("\n".join(ordered) if ordered else "no syncs are configured in datasync.yaml")
 
 
-def incremental_run_request(result: ProbeResult, *, retry_of: str | None = None, due: tuple[str, str] | None = None) -> dg.RunRequest:
-    """The incremental run of one sync, keyed by the change it carries (and the failed run it retries)."""
+def incremental_run_request(
+    result: ProbeResult, *, retry_of: str | None = None, due: tuple[str, str] | None = None, with_associations: bool = False
+) -> dg.RunRequest:
+    """The incremental run of one sync, keyed by the change it carries (and the failed run it retries).
+
+    Tagged with why it runs (``datasync/reason``: change, retry or reconcile); a reconciling run also
+    re-reads every association of the sync, since HubSpot does not date association changes.
+    """
+    keys = sync_asset_keys(result.sync) + ([dg.AssetKey([result.sync, "associations"])] if with_associations else [])
     return dg.RunRequest(
         run_key=change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else ""),
         job_name=INCREMENTAL_SYNC_JOB,
-        asset_selection=sync_asset_keys(result.sync),
+        asset_selection=keys,
         run_config=step_run_config([result.sync], mode="incremental"),
-        tags={SYNC_TAG: result.sync, MODE_TAG: "incremental"},
+        tags={SYNC_TAG: result.sync, MODE_TAG: "incremental", REASON_TAG: due[0].split("-")[0] if due else "change"},
     )
 
 

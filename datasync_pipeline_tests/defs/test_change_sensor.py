@@ -143,7 +143,7 @@ def test_a_change_in_hubspot_requests_one_incremental_run_and_the_same_change_ke
 
     [request] = run_requests(result)
     assert request.job_name == INCREMENTAL_SYNC_JOB
-    assert request.tags == {SYNC_TAG: "contacts", MODE_TAG: "incremental"}
+    assert request.tags == {SYNC_TAG: "contacts", MODE_TAG: "incremental", "datasync/reason": "change"}
     assert request.asset_selection == sync_asset_keys("contacts")
     assert request.run_config == step_run_config(["contacts"], mode="incremental")
     assert request.run_key.startswith("contacts:incremental:")
@@ -175,7 +175,7 @@ def test_a_change_in_the_app_requests_an_incremental_run(synced: World):
     result, cursor, _ = synced.evaluate()
 
     [request] = run_requests(result)
-    assert request.tags == {SYNC_TAG: "contacts", MODE_TAG: "incremental"}
+    assert request.tags == {SYNC_TAG: "contacts", MODE_TAG: "incremental", "datasync/reason": "change"}
     assert cursor["syncs"]["contacts"]["app"]["count"] == 1
     assert cursor["syncs"]["contacts"]["hubspot"]["changed"] is False
     assert cursor["syncs"]["contacts"]["message"] == (
@@ -294,5 +294,5 @@ def test_failed_writes_due_for_a_retry_launch_a_run_without_any_change(synced: W
                                  recorded_by="hubspot")
     result, cursor, calls = synced.evaluate()
     [request] = run_requests(result)
-    assert ":retry-" in request.run_key and request.tags[SYNC_TAG] == "contacts"
+    assert ":retry-" in request.run_key and request.tags[SYNC_TAG] == "contacts" and request.tags["datasync/reason"] == "retry"
     assert calls == 1

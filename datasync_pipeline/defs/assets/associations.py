@@ -16,7 +16,7 @@ import pandas as pd
 from datasync_pipeline.apply import AssociationTarget, load_associations
 from datasync_pipeline.config.model import AssociationSpec, DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
-from datasync_pipeline.defs.jobs import DRY_RUN_TAG, MODE_TAG
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, MODE_TAG, REASON_TAG
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS
 
@@ -88,7 +88,9 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
         # Runs launched for a mode or a dry run are tagged; this step also honours the tags, so a launcher
         # that configures only the chain's steps still gets a preview that writes nothing.
         dry_run = config.dry_run or context.run.tags.get(DRY_RUN_TAG) == "true"
-        incremental = config.mode == INCREMENTAL or context.run.tags.get(MODE_TAG) == INCREMENTAL
+        # A reconciling run re-reads every association: HubSpot does not date association changes.
+        incremental = (config.mode == INCREMENTAL or context.run.tags.get(MODE_TAG) == INCREMENTAL) \
+            and context.run.tags.get(REASON_TAG) != "reconcile"
         with getattr(context.resources, app_key).connector(sync.table, columns) as connector:
             outcome = load_associations(client, connector, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
                                         run_id=context.run.run_id, log=context.log)
