@@ -24,6 +24,7 @@ import sqlalchemy.exc as sa_exc
 
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.connectors.sql.batching import batched
+from datasync_pipeline.connectors.sql.values import to_column_value
 from datasync_pipeline.connectors.sql.database_errors import (
     is_connection_problem,
     masked_url,
@@ -69,6 +70,8 @@ class SqlWriter:
             reference = _reference(row)
             values = {name: _python_value(value) for name, value in row.items() if name != REFERENCE}
             error = self._unknown_columns_error(values, reference)
+            if error is None:
+                values, error = self._typed(values, reference)
             if error is None and external_id and values.get(external_id) is not None:
                 first = seen_external_ids.setdefault(str(values[external_id]), reference)
                 if first != reference:
@@ -102,6 +105,8 @@ class SqlWriter:
                 name: _python_value(value) for name, value in row.items() if name not in (key_name, REFERENCE)
             }
             error = self._unknown_columns_error(values, reference)
+            if error is None:
+                values, error = self._typed(values, reference)
             try:
                 key = self._app.coerce_key(row[key_name])
             except ValueError:
@@ -113,6 +118,13 @@ class SqlWriter:
         for batch in batched(pending, self._batch_size):
             result.merge(self._write_isolating_failures(list(batch), self._update_unit))
         return result
+
+    def _typed(self, values: dict[str, Any], reference: str) -> tuple[dict[str, Any], RecordError | None]:
+        """Values converted to their columns' types, or the error naming the first that does not convert."""
+        try:
+            return {name: to_column_value(self._app.table.c[name], value) for name, value in values.items()}, None
+        except ValueError as problem:
+            return values, RecordError(ErrorCategory.INVALID_PROPERTY_VALUE, f"table {self._app.name!r}, record {reference!r}: {problem}")
 
     def _write_isolating_failures(self, rows: list[_PendingRow], unit: _Unit) -> WriteResult:
         """Write ``rows`` in one transaction; on refusal, halve and retry until the bad rows are alone."""

@@ -191,3 +191,22 @@ def test_fifty_thousand_rows_insert_in_one_transaction_per_batch(app_engine, cus
         # RETURNING in parameter order for multi-row inserts, so SQLAlchemy sends it row by row
         # inside the batch's transaction, which is fast in-process.)
         assert len(inserts) <= 100, f"{len(inserts)} INSERT statements"
+
+
+def test_text_values_are_converted_to_the_column_types_and_bad_ones_fail_alone(app_engine):
+    spec = SqlTableSpec(table="deals", key_column="id", columns=["name", "amount", "close_date", "won"], updated_at_column="updated_at",
+                        external_id_column="hubspot_id")
+    create_app_table(app_engine, spec, {"amount": sa.Numeric(12, 2), "close_date": sa.DateTime(timezone=True), "won": sa.Boolean})
+    connector = SqlConnector(app_engine, spec)
+    result = connector.insert([
+        {"_ref": "1", "name": "A", "amount": "1200.50", "close_date": "2024-05-01T10:00:00.000Z", "won": "true"},
+        {"_ref": "2", "name": "B", "amount": "7", "close_date": "1714557600000", "won": "false"},
+        {"_ref": "3", "name": "C", "amount": "lots", "close_date": None, "won": None},
+    ])
+    assert set(result.written) == {"1", "2"}
+    assert result.failed["3"].category == ErrorCategory.INVALID_PROPERTY_VALUE and "'amount' holds numbers" in result.failed["3"].message
+    rows = connector.read_all().set_index("name")
+    assert float(rows.loc["A", "amount"]) == 1200.5 and rows.loc["A", "won"] in (True, 1)
+    closed = pd.Timestamp(rows.loc["B", "close_date"])
+    closed = closed.tz_localize("UTC") if closed.tzinfo is None else closed.tz_convert("UTC")  # SQLite keeps no zone
+    assert closed == pd.Timestamp("2024-05-01T10:00:00Z")
