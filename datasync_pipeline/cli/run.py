@@ -46,7 +46,8 @@ def demo(
     os.environ["DATASYNC_HOME"] = str(home.resolve())
     config = load_config(None) if not os.environ.get("DATASYNC_CONFIG") else load_config()
     counts = seed_demo(config, records_per_side=records)
-    console.print(f"seeded {counts.hubspot:,} HubSpot contacts and {counts.app:,} app customers ({counts.shared:,} people on both sides) in {home}")
+    console.print(f"seeded {counts.hubspot:,} HubSpot contacts and {counts.app:,} app customers ({counts.shared:,} people on both sides), "
+                  f"with companies and deals, in {home}")
     started = time.perf_counter()
     report = run_first_sync(config)
     print_report(report, seconds=time.perf_counter() - started)
@@ -64,6 +65,8 @@ SUMMARY_ROWS = [
     ("updated in HubSpot", "hubspot_load", "datasync/updated"),
     ("updated in the app", "app_load", "datasync/updated"),
     ("conflicts (default app won)", "merge_plan", "datasync/conflicts"),
+    ("associations created in HubSpot", "associations", "datasync/associations_created_in_hubspot"),
+    ("associations set in the app", "associations", "datasync/associations_updated_in_app"),
 ]
 
 
@@ -93,7 +96,7 @@ def print_report(report: RunReport, *, seconds: float) -> None:
 
 def _by_reason(sync: SyncSummary, kind: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for step in ("hubspot_load", "app_load"):
+    for step in ("hubspot_load", "app_load", "associations"):
         for key, value in sync.metadata.get(step, {}).items():
             if key.startswith(f"datasync/{kind}/"):
                 reason = key.removeprefix(f"datasync/{kind}/")
@@ -103,7 +106,7 @@ def _by_reason(sync: SyncSummary, kind: str) -> dict[str, int]:
 
 def _api_calls(sync: SyncSummary) -> dict[str, int]:
     calls: dict[str, int] = {}
-    for step in ("hubspot_records", "hubspot_load"):
+    for step in ("hubspot_records", "matched", "hubspot_load", "associations"):
         for endpoint, count in sync.value(step, "datasync/api_calls_by_endpoint", {}).items():
             calls[endpoint] = calls.get(endpoint, 0) + count
     return calls
