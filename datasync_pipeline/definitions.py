@@ -11,7 +11,9 @@ import dagster as dg
 from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, load_config
 from datasync_pipeline.defs.assets.associations import build_association_assets
 from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
+from datasync_pipeline.defs.checks import build_health_checks
 from datasync_pipeline.defs.jobs import first_sync_job, incremental_sync_job
+from datasync_pipeline.defs.restore_job import build_restore_job
 from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.defs.resources import (
     STATE_STORE_KEY,
@@ -48,8 +50,10 @@ def build_definitions(config: DatasyncConfig) -> dg.Definitions:
     assets += build_association_assets(config)
     return dg.Definitions(
         assets=assets,
-        jobs=[first_sync_job([sync.name for sync in enabled]), incremental_sync_job([sync.name for sync in enabled])],
+        jobs=[first_sync_job([sync.name for sync in enabled]), incremental_sync_job([sync.name for sync in enabled]),
+              build_restore_job(config)],
         sensors=[build_change_sensor(config)],
+        asset_checks=build_health_checks(config),
         resources=build_resources(config),
     )
 

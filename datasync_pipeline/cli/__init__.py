@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from datasync_pipeline.cli.health import health
+from datasync_pipeline.cli.records import records
+from datasync_pipeline.cli.restore import restore
 from datasync_pipeline.cli.run import demo, first_sync
 from datasync_pipeline.cli.sandbox import sandbox_app
 from datasync_pipeline.cli.syncs import sync_app
@@ -13,6 +16,9 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(sync_app, name="sync")
 app.command("first-sync")(first_sync)
 app.command("demo")(demo)
+app.command("health")(health)
+app.command("records")(records)
+app.command("restore")(restore)
 
 
 def main() -> None:

@@ -85,3 +85,33 @@ def run_sync_job(
         if sync_name in summaries:
             summaries[sync_name].metadata[step] = {key: value.value for key, value in materialization.metadata.items()}
     return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()))
+
+
+@dataclass
+class RestoreReport:
+    run_id: str
+    success: bool
+    records: Any  # the preview (with `new_id` after a restore)
+    metadata: dict[str, Any]
+
+
+def run_restore(config: DatasyncConfig, sync_name: str, target: str, *, preview: bool, instance: dg.DagsterInstance | None = None) -> RestoreReport:
+    """Run the restore job (stored in the instance like any run): a preview, or the restore itself."""
+    from datasync_pipeline.definitions import build_definitions
+    from datasync_pipeline.defs.restore_job import RESTORE_JOB
+
+    instance = instance or dagster_instance()
+    job = build_definitions(config).resolve_job_def(RESTORE_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={"ops": {"restore_deleted_records": {"config": {"sync": sync_name, "target": target, "preview": preview}}},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={SYNC_TAG: sync_name, "datasync/restore_target": target, DRY_RUN_TAG: str(preview).lower()},
+        raise_on_error=False,
+    )
+    records = result.output_for_node("restore_deleted_records") if result.success else None
+    metadata = {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_OUTPUT" and event.step_output_data.metadata:
+            metadata = {key: value.value for key, value in event.step_output_data.metadata.items()}
+    return RestoreReport(result.run_id, result.success, records, metadata)

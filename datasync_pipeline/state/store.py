@@ -58,6 +58,13 @@ class StateStore:
             frame[side] = frame[side].map(lambda values: values or {})
         return frame
 
+    def forget_pairs(self, sync: str, hubspot_ids: Iterable[str]) -> None:
+        """Drop these links (a restored record is re-linked under its new id)."""
+        ids = [str(i) for i in hubspot_ids]
+        with self.engine.begin() as connection:
+            for start in range(0, len(ids), WRITE_CHUNK):
+                connection.execute(pairs.delete().where(pairs.c.sync == sync, pairs.c.hubspot_id.in_(ids[start : start + WRITE_CHUNK])))
+
     def mark_deleted(self, sync: str, hubspot_ids: Iterable[str], *, deleted_in: str) -> int:
         """Rule 10: the pairs of records deleted on one side stop syncing and show as failing."""
         ids = [str(i) for i in hubspot_ids]
