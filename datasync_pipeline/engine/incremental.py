@@ -40,10 +40,11 @@ class MatchedRecords:
     app: pd.DataFrame  # the app records the plan works on
     changed_pairs: pd.DataFrame  # incremental: linked pairs with a change, and their last synced values
     deletions: Deletions
+    invalid: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["side", "record_id", "category", "detail"]))
 
     @property
     def counts(self) -> dict[str, int]:
-        return {**self.new.counts, "changed_pairs": len(self.changed_pairs),
+        return {**self.new.counts, "changed_pairs": len(self.changed_pairs), "invalid": len(self.invalid),
                 "deleted_in_hubspot": len(self.deletions.in_hubspot), "deleted_in_app": len(self.deletions.in_app)}
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
 from datasync_pipeline.engine.match import match_records
-from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping
+from datasync_pipeline.engine.validation import record_schema, split_invalid
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
 from datasync_pipeline.ongoing import changes
 
 SYNCED = "synced"
@@ -35,7 +36,17 @@ def _without_deleted(hubspot: pd.DataFrame, app: pd.DataFrame, pairs: pd.DataFra
     return (hubspot[~hubspot["record_id"].isin(gone["hubspot_id"])], app[~app["record_id"].isin(gone["app_id"])])
 
 
+def validated(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame):
+    """Both sides with their invalid rows taken out, and those rows as failed records (pandera schemas)."""
+    identity_fields = frozenset({"email"}) if OBJECT_TYPES[sync.object].identity is Identity.EMAIL else frozenset()
+    schema = record_schema(mappings, name=f"{sync.name} {sync.object}", identity_fields=identity_fields)
+    hubspot, invalid_hubspot = split_invalid(hubspot.reset_index(drop=True), schema, side="hubspot")
+    app, invalid_app = split_invalid(app.reset_index(drop=True), schema, side="app")
+    return hubspot, app, pd.concat([invalid_hubspot, invalid_app], ignore_index=True)
+
+
 def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store) -> MatchedRecords:
+    hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     known = store.known_pairs(sync.name)
     synced = known[known["status"] == SYNCED]
     deletions = Deletions(
@@ -47,7 +58,7 @@ def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: p
     hubspot, app = _without_deleted(hubspot, app, all_pairs)
     result = _match(sync, mappings, hubspot, app, synced[~newly_gone][["hubspot_id", "app_id"]])
     empty_pairs = pd.DataFrame(columns=PAIR_VALUE_COLUMNS)
-    return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions)
+    return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions, invalid)
 
 
 def match_changes(
@@ -55,6 +66,7 @@ def match_changes(
 ) -> MatchedRecords:
     hubspot = hubspot.drop_duplicates("record_id", keep="last")
     app = app.drop_duplicates("record_id", keep="last")
+    hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     deletions = _find_deletions(sync, store, client, connector)
     touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
     touched.loc[touched["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app), "status"] = "deleted"
@@ -78,7 +90,7 @@ def match_changes(
     return MatchedRecords(
         "incremental", result,
         pd.concat([hubspot, hubspot_candidates], ignore_index=True), pd.concat([app, app_candidates], ignore_index=True),
-        changed_pairs, deletions,
+        changed_pairs, deletions, invalid,
     )
 
 

@@ -57,3 +57,27 @@ def test_dry_run_writes_nothing_and_agrees_with_the_real_run(tmp_path, instance)
     assert done.value("hubspot_load", "datasync/excluded/duplicate identity") == 1
     assert done.value("app_load", "datasync/excluded/no unique identity") == 1  # the HubSpot contact without email
     assert done.value("hubspot_load", "datasync/excluded/no unique identity") == 1  # broken@
+
+
+def test_invalid_rows_fail_with_a_category_and_the_rest_of_the_batch_goes_on(tmp_path, instance):
+    scenario = contacts_scenario(tmp_path, extra="    mappings: [{hubspot: hs_score, app: score, type: number}]")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE customers ADD COLUMN score NUMERIC"))
+        connection.execute(sa.text("INSERT INTO customers (email, first_name, score) VALUES "
+                                   "('ok@example.com', 'Ok', '12'), ('bad@example.com', 'Bad', 'twelve')"))
+    engine.dispose()
+    import httpx
+
+    httpx.Client(transport=httpx.WSGITransport(app=scenario.sandbox.wsgi_app), base_url="http://sandbox").post(
+        "/crm/v3/properties/contacts", json={"name": "hs_score", "label": "Score", "type": "number", "fieldType": "number", "groupName": "contactinformation"},
+        headers={"Authorization": "Bearer sandbox-token"}).raise_for_status()
+    report = run_first_sync(scenario.config, instance=instance)
+    [run] = report.syncs
+    assert run.value("checkpoint", "datasync/failed/invalid_property_value") == 1
+    assert run.value("hubspot_load", "datasync/created") == 1
+    store = StateStore(scenario.config.state.url)
+    assert store.outcome_counts("contacts") == {"failed/invalid_property_value": 1}
+    assert [p["email"] for p in scenario.hubspot_contacts().values()] == ["ok@example.com"]

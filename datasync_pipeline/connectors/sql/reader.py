@@ -137,10 +137,18 @@ class SqlReader:
     def _select(self) -> sa.Select:
         updated_at = self._app.updated_at
         columns = [
-            timestamps.select_expression(column, self._dialect) if column is updated_at else column
+            timestamps.select_expression(column, self._dialect) if column is updated_at else self._raw_on_sqlite(column)
             for column in self._app.read_columns()
         ]
         return sa.select(*columns).where(self._app.live_condition())
+
+    def _raw_on_sqlite(self, column: sa.Column) -> sa.ColumnElement:
+        """SQLite stores any value in any column: read typed columns as they are stored, so one row
+        holding text in a NUMERIC or DATE column is a bad record for validation, not a failed read."""
+        if self._dialect.name == "sqlite" and isinstance(column.type, (sa.Numeric, sa.Date, sa.DateTime, sa.Time)) \
+                and column is not self._app.key:
+            return sa.type_coerce(column, sa.String).label(column.name)
+        return column
 
     def _frame(self, rows: Sequence[sa.Row]) -> pd.DataFrame:
         names = list(self._app.spec.read_columns)

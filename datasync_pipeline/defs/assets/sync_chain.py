@@ -137,12 +137,14 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
               description="After both loads committed: deletions marked (rule 10), conflicts logged, watermarks advanced, freshness measured.", **common)
     def checkpoint(context: dg.AssetExecutionContext, config: SyncStepConfig, hubspot: pd.DataFrame, app: pd.DataFrame,
                    matched: MatchedRecords, plan: MergePlan) -> dg.MaterializeResult:
-        metadata: dict[str, Any] = {"datasync/dry_run": config.dry_run, **freshness_metadata(plan, hubspot, app)}
+        metadata: dict[str, Any] = {"datasync/dry_run": config.dry_run, **freshness_metadata(plan, hubspot, app),
+                                    **{f"datasync/failed/{category}": int(count) for category, count in matched.invalid["category"].value_counts().items()}}
         if config.dry_run:
             return dg.MaterializeResult(metadata=metadata)
         store = store_of(context)
         run_id = context.run.run_id
         record_deletions(store, sync, matched, run_id=run_id)
+        record_validation(store, sync, matched, run_id=run_id)
         failed = store.failed_records(sync.name, run_id=run_id)
         committed = commit_pair_values(store, sync.name, plan, failed=failed)
         logged = store.record_conflicts(sync.name, plan.conflicts, run_id=run_id)
@@ -186,6 +188,16 @@ def record_deletions(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: 
     if rows:
         store.record_outcomes(sync.name, pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"]),
                               recorded_by="checkpoint", run_id=run_id)
+
+
+def record_validation(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: str) -> None:
+    """Invalid rows are failed records (their category names the problem); rows valid again are cleared."""
+    invalid = matched.invalid
+    for side, frame in (("hubspot", matched.hubspot), ("app", matched.app)):
+        store.clear_outcomes(sync.name, side, frame["record_id"], recorded_by="validation")
+    if len(invalid):
+        store.record_outcomes(sync.name, invalid.assign(status="failed").rename(columns={"detail": "message"}),
+                              recorded_by="validation", run_id=run_id)
 
 
 def freshness_metadata(plan: MergePlan, hubspot: pd.DataFrame, app: pd.DataFrame) -> dict[str, float]:
