@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from datasync_pipeline.connectors.hubspot.tiers import Tier
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -20,15 +21,6 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HubSpotTier(StrEnum):
-    STARTER = "starter"
-    PROFESSIONAL = "professional"
-    ENTERPRISE = "enterprise"
-    INCREASE = "increase"
-    OAUTH = "oauth"
-    UNLIMITED = "unlimited"
 
 
 class SandboxSpec(StrictModel):
@@ -45,7 +37,7 @@ class HubSpotConnection(StrictModel):
     token: str | None = Field(default=None, description="`${VAR}` naming the variable that holds the token")
     base_url: str = "https://api.hubapi.com"
     object_path_prefix: str = "/crm/v3/objects"
-    tier: HubSpotTier = HubSpotTier.STARTER
+    tier: Tier = Tier.STARTER
     max_concurrency: int = Field(default=4, ge=1, le=32)
     sandbox: SandboxSpec | None = None
 
