@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.match import MatchResult
-from datasync_pipeline.engine.normalize import blank_to_none, comparable
+from datasync_pipeline.engine.normalize import blank_to_none, comparable_values, is_text, text_values
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
 UPDATE_COLUMNS = ["record_id", "other_id", "field", "value"]
@@ -55,29 +56,21 @@ def plan_first_sync(
 ) -> MergePlan:
     fields = [m.hubspot for m in mappings]
     pairs = matched.pairs
-    joined = (
-        pairs[["hubspot_id", "app_id"]]
-        .merge(hubspot[["record_id", *fields]].rename(columns={"record_id": "hubspot_id"}), on="hubspot_id", how="left")
-        .merge(app[["record_id", *fields]].rename(columns={"record_id": "app_id"}), on="app_id", how="left", suffixes=("_hubspot", "_app"))
-    )
+    joined = _Joined.of(matched, hubspot, app, fields)
     hubspot_updates, app_updates, conflicts = [], [], []
     for mapping in mappings:
-        hubspot_raw, app_raw = joined[f"{mapping.hubspot}_hubspot"], joined[f"{mapping.hubspot}_app"]
-        hubspot_value = comparable(hubspot_raw, mapping.value_type)
-        app_value = comparable(app_raw, mapping.value_type)
-        hubspot_has, app_has = hubspot_value.notna(), app_value.notna()
-        differ = hubspot_has & app_has & (hubspot_value != app_value)
-        winner = default_app.value
+        compared = _compare(joined, mapping)
+        differ, hubspot_has, app_has = compared.differ, compared.hubspot_has, compared.app_has
         conflicts.append(pd.DataFrame({
-            "hubspot_id": joined.loc[differ, "hubspot_id"], "app_id": joined.loc[differ, "app_id"], "field": mapping.hubspot,
-            "hubspot_value": blank_to_none(hubspot_raw[differ]), "app_value": blank_to_none(app_raw[differ]), "winner": winner,
+            "hubspot_id": joined.hubspot_ids[differ], "app_id": joined.app_ids[differ], "field": mapping.hubspot,
+            "hubspot_value": compared.hubspot_text[differ], "app_value": compared.app_text[differ], "winner": default_app.value,
         }))
         if flows(direction, Side.HUBSPOT):
             write = (app_has & ~hubspot_has) | (differ & (default_app is Side.APP))
-            hubspot_updates.append(_updates(joined, write, "hubspot_id", "app_id", mapping.hubspot, blank_to_none(app_raw)))
+            hubspot_updates.append(_updates(write, joined.hubspot_ids, joined.app_ids, mapping.hubspot, compared.app_text))
         if flows(direction, Side.APP):
             write = (hubspot_has & ~app_has) | (differ & (default_app is Side.HUBSPOT))
-            app_updates.append(_updates(joined, write, "app_id", "hubspot_id", mapping.hubspot, blank_to_none(hubspot_raw)))
+            app_updates.append(_updates(write, joined.app_ids, joined.hubspot_ids, mapping.hubspot, compared.hubspot_text))
 
     hubspot_creates = _creates(matched.app_only, fields) if flows(direction, Side.HUBSPOT) else _creates(matched.app_only.iloc[:0], fields)
     app_creates = _creates(matched.hubspot_only, fields) if flows(direction, Side.APP) else _creates(matched.hubspot_only.iloc[:0], fields)
@@ -102,15 +95,149 @@ def plan_first_sync(
     return plan
 
 
-def _updates(joined: pd.DataFrame, write: pd.Series, target: str, other: str, field_name: str, values: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"record_id": joined.loc[write, target], "other_id": joined.loc[write, other], "field": field_name, "value": values[write]})
+# Pairs compared per step. A pair's records lie anywhere in memory: a step fetches its values in
+# one C-level pass, and the Python-level passes that follow find them still in the CPU cache.
+CHUNK_PAIRS = 4096
+
+
+@dataclass
+class _Compared:
+    """One field of every pair: each side's value (``blank_to_none``), whether it has one, whether they differ.
+
+    Pairs whose raw values are the same text are left out of the normalising (their values and
+    flags stay empty): the same text normalises the same way, so such a pair neither differs nor
+    has a side to fill, and in a first sync that is most of them.
+    """
+
+    hubspot_text: np.ndarray
+    app_text: np.ndarray
+    hubspot_has: np.ndarray
+    app_has: np.ndarray
+    differ: np.ndarray
+
+
+def _compare(joined: _Joined, mapping: ResolvedMapping) -> _Compared:
+    size = len(joined.hubspot_ids)
+    compared = _Compared(np.full(size, None, dtype=object), np.full(size, None, dtype=object),
+                         np.zeros(size, dtype=bool), np.zeros(size, dtype=bool), np.zeros(size, dtype=bool))
+    hubspot, app = joined.hubspot_field(mapping.hubspot), joined.app_field(mapping.hubspot)
+    for start in range(0, size, CHUNK_PAIRS):
+        # Pairs taken in the order of the HubSpot rows, so that at least one side is read in order.
+        step = joined.in_row_order[start:start + CHUNK_PAIRS]
+        hubspot_rows, app_rows = hubspot.rows[step], app.rows[step]
+        if hubspot.is_text and app.is_text:
+            hubspot_raw, app_raw = hubspot.values[hubspot_rows], app.values[app_rows]
+            pending = np.flatnonzero(~_same_text(hubspot_raw, app_raw))
+            hubspot_text, app_text = text_values(hubspot_raw[pending]), text_values(app_raw[pending])
+        else:
+            pending = np.arange(len(hubspot_rows))
+            hubspot_text, app_text = hubspot.text(hubspot_rows), app.text(app_rows)
+        hubspot_value = comparable_values(hubspot_text, mapping.value_type)
+        app_value = comparable_values(app_text, mapping.value_type)
+        hubspot_has, app_has = pd.notna(hubspot_value), pd.notna(app_value)
+        pairs = step[pending]
+        compared.hubspot_text[pairs], compared.app_text[pairs] = hubspot_text, app_text
+        compared.hubspot_has[pairs], compared.app_has[pairs] = hubspot_has, app_has
+        compared.differ[pairs] = hubspot_has & app_has & (hubspot_value != app_value)
+    return compared
+
+
+def _same_text(hubspot_raw: np.ndarray, app_raw: np.ndarray) -> np.ndarray:
+    """True where both raw values (of text columns) are the same ``str`` or both None."""
+    try:
+        return np.asarray(hubspot_raw == app_raw, dtype=bool)
+    except TypeError:  # pd.NA has no truth value: leave it all to the normalising
+        return np.zeros(len(hubspot_raw), dtype=bool)
+
+
+@dataclass
+class _PairedField:
+    """One field of one side: the frame's column and where each pair's record is in it."""
+
+    column: pd.Series
+    rows: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.values = self.column.to_numpy()
+        # Checked on the whole column, in the order its values lie in memory (cheaper than in pair order).
+        self.is_text = is_text(self.values)
+
+    def text(self, rows: np.ndarray) -> np.ndarray:
+        """``blank_to_none`` of the values at these rows (dtype-aware for columns that are not text)."""
+        if self.values.dtype == object:
+            return text_values(self.values[rows])
+        return blank_to_none(self.column.take(rows)).to_numpy()
+
+
+@dataclass
+class _Joined:
+    """Each pair's ids and where its records are on both sides.
+
+    By row position in the frames when every pair's records are found once on their sides (record
+    ids are primary keys, so always in practice); otherwise through a left merge on the ids, which
+    is what a pair whose record is missing or repeated needs.
+    """
+
+    hubspot_ids: np.ndarray
+    app_ids: np.ndarray
+    hubspot_records: pd.DataFrame
+    app_records: pd.DataFrame
+    hubspot_rows: np.ndarray
+    app_rows: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.in_row_order = np.argsort(self.hubspot_rows, kind="stable")
+
+    @classmethod
+    def of(cls, matched: MatchResult, hubspot: pd.DataFrame, app: pd.DataFrame, fields: list[str]) -> _Joined:
+        pairs = matched.pairs
+        hubspot_ids, app_ids = pairs["hubspot_id"].to_numpy(dtype=object), pairs["app_id"].to_numpy(dtype=object)
+        hint = getattr(matched, "pair_rows", None) or (None, None)
+        hubspot_rows = _rows_of(hubspot["record_id"], hubspot_ids, hint[0])
+        app_rows = _rows_of(app["record_id"], app_ids, hint[1]) if hubspot_rows is not None else None
+        if hubspot_rows is not None and app_rows is not None:
+            return cls(hubspot_ids, app_ids, hubspot[fields], app[fields], hubspot_rows, app_rows)
+        joined = (
+            pairs[["hubspot_id", "app_id"]]
+            .merge(hubspot[["record_id", *fields]].rename(columns={"record_id": "hubspot_id"}), on="hubspot_id", how="left")
+            .merge(app[["record_id", *fields]].rename(columns={"record_id": "app_id"}), on="app_id", how="left", suffixes=("_hubspot", "_app"))
+        )
+        rows = np.arange(len(joined))
+        return cls(joined["hubspot_id"].to_numpy(dtype=object), joined["app_id"].to_numpy(dtype=object),
+                   joined[[f"{name}_hubspot" for name in fields]].set_axis(fields, axis=1),
+                   joined[[f"{name}_app" for name in fields]].set_axis(fields, axis=1), rows, rows)
+
+    def hubspot_field(self, field_name: str) -> _PairedField:
+        return _PairedField(self.hubspot_records[field_name], self.hubspot_rows)
+
+    def app_field(self, field_name: str) -> _PairedField:
+        return _PairedField(self.app_records[field_name], self.app_rows)
+
+
+def _rows_of(record_ids: pd.Series, wanted: np.ndarray, hint: np.ndarray | None) -> np.ndarray | None:
+    """Row position of each wanted id; None unless every one is found exactly once.
+
+    ``hint`` is where matching found them; it is used when the ids there are the wanted ones.
+    """
+    ids = record_ids.to_numpy(dtype=object)
+    if hint is not None and len(hint) == len(wanted) and (not len(hint) or (hint.min() >= 0 and hint.max() < len(ids))):
+        if np.array_equal(ids[hint], wanted):
+            return hint
+    index = pd.Index(ids, dtype=object)
+    if not index.is_unique:
+        return None
+    rows = index.get_indexer(wanted)
+    return None if (rows < 0).any() else rows
+
+
+def _updates(write: np.ndarray, target_ids: np.ndarray, other_ids: np.ndarray, field_name: str, values: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"record_id": target_ids[write], "other_id": other_ids[write], "field": field_name, "value": values[write]})
 
 
 def _creates(records: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    frame = records[["record_id", *fields]].rename(columns={"record_id": "ref"}).copy()
-    for name in fields:
-        frame[name] = blank_to_none(frame[name])
-    return frame.reset_index(drop=True)
+    columns = {"ref": records["record_id"].reset_index(drop=True)}
+    columns.update({name: blank_to_none(records[name]).reset_index(drop=True) for name in fields})
+    return pd.DataFrame(columns)
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
