@@ -124,7 +124,15 @@ def match_records(
     app_part, dropped = _outside_filters(app, "app", app_part, app_linked)
     excluded.append(dropped)
 
+    # Records linked by an earlier run keep their identity: an unlinked record sharing it is a duplicate
+    # (without this, a duplicate excluded by the first run would be created by the second).
+    hubspot_origin, app_origin = hubspot_linked.copy(), app_linked.copy()
     for hubspot_codes, app_codes, distinct_keys in keys:
+        for side, ids, codes, part, linked, origin in (("hubspot", hubspot_ids, hubspot_codes, hubspot_part, hubspot_linked, hubspot_origin),
+                                                         ("app", app_ids, app_codes, app_part, app_linked, app_origin)):
+            dropped = _duplicates_of_linked(ids, codes, part & ~linked & (codes >= 0), origin & (codes >= 0), len(distinct_keys), side)
+            excluded.append(dropped)
+            linked[_rows_with_ids(ids, dropped["record_id"])] = True
         hubspot_free = np.flatnonzero(hubspot_part & ~hubspot_linked & (hubspot_codes >= 0))
         app_free = np.flatnonzero(app_part & ~app_linked & (app_codes >= 0))
         hubspot_keep, dropped = _first_of_duplicates(hubspot_ids[hubspot_free], hubspot_codes[hubspot_free], "hubspot")
@@ -224,6 +232,20 @@ def _require_valid_email(frame: pd.DataFrame, side: str, codes: np.ndarray, vali
     detail = np.where(codes[~valid] >= 0, "invalid email", "no email").astype(object)
     dropped = _excluded(side, frame["record_id"].to_numpy(dtype=object)[~valid], NO_UNIQUE_IDENTITY, detail)
     return valid, None, dropped
+
+
+def _duplicates_of_linked(ids: np.ndarray, codes: np.ndarray, free: np.ndarray, linked: np.ndarray, distinct: int, side: str) -> pd.DataFrame:
+    """Free records whose identity a linked record of the same side already holds, excluded as duplicates."""
+    if not linked.any() or not free.any():
+        return _empty_excluded()
+    holder = np.full(distinct, -1, dtype=np.intp)
+    holder[codes[linked]] = np.flatnonzero(linked)
+    taken = free.copy()
+    taken[free] = holder[codes[free]] >= 0
+    if not taken.any():
+        return _empty_excluded()
+    detail = np.array(["same identity as " + str(ids[h]) for h in holder[codes[taken]]], dtype=object)
+    return _excluded(side, ids[taken], DUPLICATE_IDENTITY, detail)
 
 
 def _first_of_duplicates(ids: np.ndarray, codes: np.ndarray, side: str) -> tuple[np.ndarray, pd.DataFrame]:

@@ -129,7 +129,16 @@ def match_records(
     hubspot_keys = identity_keys(hubspot, identity, domain_counts=domain_counts)
     app_keys = identity_keys(app, identity, domain_counts=domain_counts)
 
+    origin_hubspot, origin_app = set(linked_hubspot), set(linked_app)
     for hubspot_key, app_key in zip(hubspot_keys, app_keys):
+        for side, frame, key, linked, origin in (("hubspot", hubspot, hubspot_key, linked_hubspot, origin_hubspot),
+                                                  ("app", app, app_key, linked_app, origin_app)):
+            keyed = frame[["record_id"]].assign(key=key).dropna(subset=["key"])
+            holders = keyed[keyed["record_id"].isin(origin)].drop_duplicates("key", keep="last").set_index("key")["record_id"]
+            taken = keyed[~keyed["record_id"].isin(linked) & keyed["key"].isin(holders.index)]
+            excluded.append(pd.DataFrame({"side": side, "record_id": taken["record_id"], "reason": DUPLICATE_IDENTITY,
+                                          "detail": "same identity as " + taken["key"].map(holders).astype(str)}))
+            linked |= set(taken["record_id"])
         free_hubspot = hubspot.loc[~hubspot["record_id"].isin(linked_hubspot), ["record_id"]].assign(key=hubspot_key)
         free_app = app.loc[~app["record_id"].isin(linked_app), ["record_id"]].assign(key=app_key)
         free_hubspot, dropped = _first_of_duplicates(free_hubspot.dropna(subset=["key"]), "hubspot")

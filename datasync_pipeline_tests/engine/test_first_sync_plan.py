@@ -138,3 +138,12 @@ def test_rule7_records_outside_filters_are_excluded_unless_already_linked():
     outside = matched.excluded[matched.excluded["reason"] == "outside filters"]
     assert outside[["side", "record_id"]].values.tolist() == [["app", "11"]]
     assert matched.app_only["record_id"].tolist() == ["12"]
+
+
+def test_a_duplicate_stays_excluded_after_its_twin_is_linked():
+    # Run 1 linked HubSpot 3 with app 10 and excluded HubSpot 7 (same email); run 2 must not create 7 in the app.
+    hubspot = frame([{"record_id": "3", "email": "a@x.com"}, {"record_id": "7", "email": "A@x.com"}])
+    app = frame([{"record_id": "10", "email": "a@x.com"}])
+    matched = match_records(hubspot, app, Identity.EMAIL, known_pairs=pd.DataFrame({"hubspot_id": ["3"], "app_id": ["10"]}))
+    assert matched.hubspot_only.empty
+    assert matched.excluded[["side", "record_id", "reason", "detail"]].values.tolist() == [["hubspot", "7", DUPLICATE_IDENTITY, "same identity as 3"]]
