@@ -14,6 +14,7 @@ import argparse
 import os
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -45,12 +46,15 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="datasync-incremental-"))
     people = [{"email": f"person{i}@example.com", "firstname": f"P{i}", "lastname": "Smith"} for i in range(args.records)]
     sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier=args.tier))
-    ids = sandbox.seed("contacts", people)
+    # The linked records were last changed an hour ago: the steady state the sensor's runs work in.
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    ids = sandbox.seed("contacts", people, updated_at=an_hour_ago)
     engine = sa.create_engine(f"sqlite:///{home}/app.sqlite")
     spec = SqlTableSpec(table="customers", key_column="id", columns=list(CUSTOMER_COLUMNS), updated_at_column="updated_at", external_id_column="hubspot_id")
     table = create_app_table(engine, spec, CUSTOMER_COLUMNS)
     with engine.begin() as connection:
-        connection.execute(sa.insert(table), [{"email": p["email"], "first_name": p["firstname"], "last_name": p["lastname"]} for p in people])
+        connection.execute(sa.insert(table), [{"email": p["email"], "first_name": p["firstname"], "last_name": p["lastname"],
+                                               "updated_at": an_hour_ago} for p in people])
     config = parse_config(CONFIG.format(home=home, tier=args.tier), source="bench")
 
     with dg.instance_for_test() as instance:

@@ -11,6 +11,7 @@ finds nothing changed in them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -23,8 +24,11 @@ from datasync_pipeline.engine.normalize import email_key
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
 from datasync_pipeline.state import retries
 
-HUBSPOT_OVERLAP = timedelta(minutes=5)
-APP_OVERLAP = timedelta(seconds=30)
+# HubSpot indexes search a few seconds after a write; an app transaction can commit after a later
+# timestamp was read. Records in the overlap are read again (the merge finds them unchanged), so a
+# bulk change is re-read by runs within this window: keep it short.
+HUBSPOT_OVERLAP = timedelta(seconds=float(os.environ.get("DATASYNC_HUBSPOT_OVERLAP_SECONDS", "60")))
+APP_OVERLAP = timedelta(seconds=float(os.environ.get("DATASYNC_APP_OVERLAP_SECONDS", "30")))
 LOOKUP_CHUNK = 100
 
 
