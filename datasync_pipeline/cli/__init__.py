@@ -6,6 +6,7 @@ import typer
 
 from datasync_pipeline.cli.health import health
 from datasync_pipeline.cli.records import records
+from datasync_pipeline.cli.conflicts import conflicts
 from datasync_pipeline.cli.restore import restore
 from datasync_pipeline.cli.run import demo, first_sync
 from datasync_pipeline.cli.sandbox import sandbox_app
@@ -19,6 +20,7 @@ app.command("demo")(demo)
 app.command("health")(health)
 app.command("records")(records)
 app.command("restore")(restore)
+app.command("conflicts")(conflicts)
 
 
 def main() -> None:

@@ -194,3 +194,23 @@ def test_a_transient_write_failure_is_retried_by_a_later_run_and_then_cleared(sy
     assert second.value("app_load", "datasync/updated") == 1
     assert {c["email"]: c["city"] for c in synced.customers()}["ann@example.com"] == "Bonn"
     assert store.outcome_counts("contacts") == {}
+
+
+def test_the_conflict_log_exports_to_csv_and_excel(synced, instance, tmp_path, monkeypatch):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from datasync_pipeline.cli import app
+
+    update_hubspot(synced, hubspot_id_of(synced, "ann@example.com"), city="Bonn")
+    update_app(synced, "ann@example.com", city="Köln")
+    assert run_incremental(synced.config, ["contacts"], instance=instance).success
+    config_file = tmp_path / "datasync.yaml"
+    from datasync_pipeline_tests.defs.scenario import CONFIG
+
+    config_file.write_text(CONFIG.format(home=synced.home, extra=""))
+    for name in ("conflicts.csv", "conflicts.xlsx"):
+        result = CliRunner().invoke(app, ["conflicts", "--config", str(config_file), "--sync", "contacts", "--output", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        exported = pd.read_csv(tmp_path / name) if name.endswith(".csv") else pd.read_excel(tmp_path / name)
+        assert exported[["field", "hubspot_value", "app_value", "winner"]].values.tolist() == [["city", "Bonn", "Köln", "hubspot"]]
