@@ -148,11 +148,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         failed = store.failed_records(sync.name, run_id=run_id)
         committed = commit_pair_values(store, sync.name, plan, failed=failed)
         logged = store.record_conflicts(sync.name, plan.conflicts, run_id=run_id)
-        marks = {side: frame[frames.MODIFIED_AT].max().to_pydatetime()
-                 for side, frame in (("hubspot", hubspot), ("app", app)) if frames.MODIFIED_AT in frame and frame[frames.MODIFIED_AT].notna().any()}
-        if config.mode != INCREMENTAL:
-            # An empty side still gets a mark, so incremental runs can start: "nothing before now".
-            marks = {side: marks.get(side, datetime.now(UTC)) for side in ("hubspot", "app")}
+        marks = next_watermarks(context, hubspot, app)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
         current = store.watermarks(sync.name)
         metadata.update({
@@ -188,6 +184,22 @@ def record_deletions(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: 
     if rows:
         store.record_outcomes(sync.name, pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"]),
                               recorded_by="checkpoint", run_id=run_id)
+
+
+def next_watermarks(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame) -> dict[str, datetime]:
+    """Where the next run reads from: everything changed before this run started, less the read overlap, was read.
+
+    Not only the newest change read: after a bulk change sharing one timestamp, that alone would make every
+    later run read the whole bulk again through the overlap.
+    """
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
+    marks = {}
+    for side, frame, overlap in (("hubspot", hubspot, changes.HUBSPOT_OVERLAP), ("app", app, changes.APP_OVERLAP)):
+        read = frame[frames.MODIFIED_AT].dropna() if frames.MODIFIED_AT in frame else pd.Series(dtype="datetime64[ns, UTC]")
+        newest_read = read.max().to_pydatetime() if len(read) else None
+        marks[side] = max(filter(None, [newest_read, started - overlap]))
+    return marks
 
 
 def record_validation(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: str) -> None:
