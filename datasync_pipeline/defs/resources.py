@@ -33,6 +33,7 @@ class HubSpotResource(dg.ConfigurableResource):
     sandbox_token: str = "sandbox-token"
 
     _client: HubSpotClient | None = PrivateAttr(default=None)
+    _sandbox: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._client = self.create_client()
@@ -40,12 +41,14 @@ class HubSpotResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._client is not None:
             self._client.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
 
     def create_client(self) -> HubSpotClient:
         if self.sandbox_path is not None:
             from datasync_pipeline.sandbox import Sandbox, SandboxSettings
 
-            sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
+            sandbox = self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
             return HubSpotClient(
                 base_url=EMBEDDED_SANDBOX_URL, token=self.sandbox_token, tier=self.tier,
                 max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
