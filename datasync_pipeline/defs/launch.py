@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from datasync_pipeline.config import DatasyncConfig
-from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, SYNC_TAG, step_run_config
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, REASON_TAG, SYNC_TAG, step_run_config
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 
@@ -54,15 +54,20 @@ def run_first_sync(
 
 def run_incremental(
     config: DatasyncConfig, sync_names: list[str], *, dry_run: bool = False, instance: dg.DagsterInstance | None = None,
-    log_level: str = "INFO",
+    log_level: str = "INFO", reason: str = "change",
 ) -> RunReport:
-    """Sync what changed since the watermarks, as the sensor's runs do, for these syncs."""
-    return run_sync_job(config, INCREMENTAL_SYNC_JOB, sync_names, mode="incremental", dry_run=dry_run, instance=instance, log_level=log_level)
+    """Sync what changed since the watermarks, as the sensor's runs do, for these syncs.
+
+    ``reason="reconcile"`` runs as the sensor's hourly reconciling run does: every link is checked for a
+    deleted app row and every association is read again.
+    """
+    return run_sync_job(config, INCREMENTAL_SYNC_JOB, sync_names, mode="incremental", dry_run=dry_run, instance=instance,
+                        log_level=log_level, tags={REASON_TAG: reason})
 
 
 def run_sync_job(
     config: DatasyncConfig, job_name: str, sync_names: list[str], *, mode: str, dry_run: bool,
-    instance: dg.DagsterInstance | None, log_level: str,
+    instance: dg.DagsterInstance | None, log_level: str, tags: dict[str, str] | None = None,
 ) -> RunReport:
     from datasync_pipeline.definitions import build_definitions
 
@@ -74,7 +79,7 @@ def run_sync_job(
     result = job.execute_in_process(
         instance=instance,
         run_config={**step_run_config(sync_names, mode=mode, dry_run=dry_run), "loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={SYNC_TAG: ",".join(sync_names), DRY_RUN_TAG: str(dry_run).lower()},
+        tags={SYNC_TAG: ",".join(sync_names), DRY_RUN_TAG: str(dry_run).lower(), **(tags or {})},
         asset_selection=selection,
         raise_on_error=False,
     )

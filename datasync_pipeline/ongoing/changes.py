@@ -12,7 +12,6 @@ finds nothing changed in them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -98,12 +97,9 @@ def _identity_columns(identity: Identity, mappings: list[ResolvedMapping]) -> li
     return [column for column in wanted if column in mapped]
 
 
-def archived_in_hubspot(client, object_type: str, linked_ids: Iterable[str]) -> list[str]:
-    """Linked HubSpot records now in the recycle bin (cost: the bin's size / 100 requests)."""
-    linked = set(str(i) for i in linked_ids)
-    if not linked:
-        return []
-    return [str(record["id"]) for record in client.list_records(object_type, properties=[], archived=True) if str(record["id"]) in linked]
+def archived_in_hubspot(client, object_type: str) -> list[str]:
+    """Ids of the HubSpot records in the recycle bin (cost: the bin's size / 100 requests)."""
+    return [str(record["id"]) for record in client.list_records(object_type, properties=[], archived=True)]
 
 
 def _due_sources(store, sync: SyncSpec, *, recorded_by: str, source_side: str) -> list[str]:

@@ -32,7 +32,7 @@ def deleted(tmp_path, instance):
     with engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM customers WHERE email = 'ben@example.com'"))
     engine.dispose()
-    run = run_incremental(scenario.config, ["contacts"], instance=instance).syncs[0]
+    run = run_incremental(scenario.config, ["contacts"], instance=instance, reason="reconcile").syncs[0]
     assert run.value("checkpoint", "datasync/deleted_in_hubspot") == 1 and run.value("checkpoint", "datasync/deleted_in_app") == 1
     return scenario, ann
 

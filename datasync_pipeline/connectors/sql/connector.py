@@ -77,6 +77,10 @@ class SqlConnector:
         """The latest ``updated_at`` in the table as aware UTC, or None when it is empty."""
         return self._reader.max_updated_at()
 
+    def read_soft_deleted_since(self, watermark: datetime) -> list[str]:
+        """Keys of rows soft-deleted since the watermark (cheap: among the changes)."""
+        return self._reader.read_soft_deleted_since(watermark)
+
     def read_keys(self, keys: Iterable[str]) -> pd.DataFrame:
         """The live rows with these keys (e.g. the app side of changed pairs)."""
         return self._reader.read_keys(keys, self.batch_size)

@@ -91,6 +91,28 @@ class SqlReader:
                     deleted.extend(k for k in batch if k not in live)
         return deleted
 
+    def read_soft_deleted_since(self, watermark: datetime) -> list[str]:
+        """Keys of rows soft-deleted (flag set) with ``updated_at >= watermark``: deletions among the changes.
+
+        Empty without a soft-delete column; hard deletes leave no row to find this way (see ``read_deleted``).
+        """
+        column = self._app.soft_delete
+        updated_at = self._app.updated_at
+        if column is None or updated_at is None:
+            return []
+        statement = (
+            sa.select(self._app.key, timestamps.select_expression(updated_at, self._dialect))
+            .where(sa.not_(self._app.live_condition()), timestamps.at_or_after(updated_at, watermark, self._dialect))
+        )
+        with translate_connection_errors(self._engine, f"looking for deleted rows in {self._app.name!r}"):
+            with self._engine.connect() as connection:
+                rows = connection.execute(statement).all()
+        if not rows:
+            return []
+        stamps = timestamps.parse_utc(pd.Series([row[1] for row in rows], dtype=object))
+        cutoff = timestamps.watermark_timestamp(watermark)
+        return [str(row[0]) for row, stamp in zip(rows, stamps) if stamp >= cutoff]
+
     def read_keys(self, keys: Iterable[str], batch_size: int) -> pd.DataFrame:
         """The live rows with these keys (the app side of changed pairs), in batches of ``batch_size``."""
         frames = []

@@ -20,7 +20,7 @@ import pandas as pd
 from datasync_pipeline.apply import load_app, load_hubspot
 from datasync_pipeline.apply.pairs import commit_pair_values
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
-from datasync_pipeline.defs.jobs import SyncStepConfig
+from datasync_pipeline.defs.jobs import REASON_TAG, SyncStepConfig
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
@@ -92,7 +92,9 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             client = getattr(context.resources, hubspot_key).client
             calls_before = Counter(client.call_counts)
             with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-                result = match_changes(sync, mappings, hubspot, app, store=store, client=client, connector=connector)
+                result = match_changes(sync, mappings, hubspot, app, store=store, client=client, connector=connector,
+                                       app_watermark=watermark(context, "app"),
+                                       check_every_link=context.run.tags.get(REASON_TAG) == "reconcile")
             extra = api_call_metadata(client.call_counts, calls_before)
         else:
             result, extra = match_everything(sync, mappings, hubspot, app, store=store), {}

@@ -178,3 +178,13 @@ def test_rows_are_read_by_key_and_by_identity_value_ignoring_case(app_engine, cu
     assert connector.read_keys([keys[0], keys[2], "999"])["first_name"].tolist() == ["Ann", "Cy"]
     assert sorted(connector.read_matching("email", ["ann@example.com", "BEN@example.com", "zed@example.com"])["first_name"]) == ["Ann", "Ben"]
     assert connector.read_keys([]).empty
+
+
+def test_soft_deletes_among_the_changes_are_found_without_checking_every_row(customers):
+    keys = seed(customers, _people(3))
+    table = customers.app_table.table
+    with customers.engine.begin() as connection:
+        # h2 deleted recently (its updated_at moves with it); h0 deleted long before the watermark.
+        connection.execute(sa.update(table).where(table.c.id == int(keys["h2"])).values(deleted_at=at(100), updated_at=at(100)))
+        connection.execute(sa.update(table).where(table.c.id == int(keys["h0"])).values(deleted_at=at(0), updated_at=at(0)))
+    assert customers.read_soft_deleted_since(at(50)) == [keys["h2"]]
