@@ -46,6 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="datasync-freshness-"))
     (home / "dagster_home").mkdir()
+    (home / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (home / "datasync.yaml").write_text(CONFIG.format(home=home))
     os.environ.update({"DAGSTER_HOME": str(home / "dagster_home"), "DATASYNC_CONFIG": str(home / "datasync.yaml"),
                        "DATASYNC_SENSOR_INTERVAL_SECONDS": str(args.interval)})
@@ -81,7 +82,7 @@ def main() -> None:
             pending = [e for e in changed_at if e not in arrived_at]
             if pending:
                 answer = client.post("/crm/v3/objects/contacts/batch/read", json={
-                    "idProperty": "email", "properties": ["city"], "inputs": [{"id": e} for e in pending]}).json()
+                    "idProperty": "email", "properties": ["city", "email"], "inputs": [{"id": e} for e in pending]}).json()
                 for record in answer.get("results", []):
                     if record["properties"].get("city") == "Lyon":
                         arrived_at[record["properties"]["email"]] = time.monotonic()
