@@ -41,6 +41,9 @@ def incremental_sync_job(sync_names: list[str]) -> dg.UnresolvedAssetJobDefiniti
         INCREMENTAL_SYNC_JOB,
         selection=dg.AssetSelection.groups(*sync_names),
         tags={MODE_TAG: "incremental"},
+        # A few changes move through small steps: one process spares a Python start-up per step, which
+        # would otherwise be most of the change-to-synced lag (rule 9).
+        executor_def=dg.in_process_executor,
         description="Sync what changed on either side since the last run (launched by the change sensor, one sync per run).",
     )
 
