@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datasync_pipeline.cli.health import ConfigOption, load_or_exit, open_state_or_exit
+from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_state_or_exit
 from datasync_pipeline.health.export import export_format, export_records
 from datasync_pipeline.state import progress
 

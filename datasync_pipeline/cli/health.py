@@ -11,20 +11,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from datasync_pipeline.config import ConfigError, DatasyncConfig, load_config
-from datasync_pipeline.config.secrets import MissingVariable, resolve
+from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_state_or_exit
+from datasync_pipeline.config import DatasyncConfig
 from datasync_pipeline.health.catalogue import guide_for
 from datasync_pipeline.health.history import RunSummary, SyncHistory, sync_history
 from datasync_pipeline.health.object_view import SyncHealth, object_view
 from datasync_pipeline.ongoing.probe import format_time
-from datasync_pipeline.state import StateStore
 
-ConfigOption = typer.Option(None, "--config", "-c", help="datasync.yaml (default: $DATASYNC_CONFIG, ./datasync.yaml, or the embedded demo)")
 
 
 def health(
@@ -99,14 +96,6 @@ def _history_table(past: SyncHistory) -> Table:
     return table
 
 
-def load_or_exit(config_path: Path | None) -> DatasyncConfig:
-    try:
-        return load_config(config_path)
-    except ConfigError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-
-
 def known_names_or_exit(config: DatasyncConfig, names: list[str] | None) -> list[str] | None:
     known = [sync.name for sync in config.syncs]
     unknown = [name for name in names or [] if name not in known]
@@ -114,16 +103,3 @@ def known_names_or_exit(config: DatasyncConfig, names: list[str] | None) -> list
         typer.echo(f"No sync named {', '.join(map(repr, unknown))} in the configuration; known syncs: {', '.join(known) or 'none'}", err=True)
         raise typer.Exit(2)
     return names or None
-
-
-def open_state_or_exit(config: DatasyncConfig) -> sa.Engine:
-    """The state store's engine; a problem names the setting, never the URL (it may hold a password)."""
-    try:
-        return StateStore(resolve(config.state.url, where="state.url")).engine
-    except MissingVariable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-    except sa.exc.SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0]
-        typer.echo(f"cannot open the state store that `state.url` names: {reason}", err=True)
-        raise typer.Exit(1) from None

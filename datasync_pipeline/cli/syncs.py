@@ -14,19 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from datasync_pipeline.config import ConfigError, DatasyncConfig, SyncSpec, load_config
+from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_store_or_exit
+from datasync_pipeline.config import DatasyncConfig, SyncSpec
 from datasync_pipeline.config.loader import config_path as resolve_config_path
-from datasync_pipeline.config.secrets import MissingVariable, resolve
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, format_time, iso_time
 from datasync_pipeline.state import StateStore
 
 sync_app = typer.Typer(help="List the syncs; disable, re-enable or delete one.", no_args_is_help=True)
-ConfigOption = typer.Option(None, "--config", "-c", help="datasync.yaml (default: $DATASYNC_CONFIG, ./datasync.yaml, or the embedded demo)")
 NameArgument = typer.Argument(..., help="the sync's name in datasync.yaml")
 STATE_LABELS = {
     "datasync_pairs": "linked pairs",
@@ -43,8 +41,8 @@ def list_syncs(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Every sync of the configuration: what it syncs, whether it is on, how far it has read, how its records stand."""
-    config = _load(config_path)
-    store = _store(config)
+    config = load_or_exit(config_path)
+    store = open_store_or_exit(config)
     rows = [_describe(config, sync, store) for sync in config.syncs]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -71,18 +69,18 @@ def list_syncs(
 @sync_app.command("disable")
 def disable(name: str = NameArgument, config_path: Path | None = ConfigOption) -> None:
     """Stop a sync: nothing moves until it is enabled again; its watermarks are kept."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     sync = _sync(config, name)
-    _store(config).set_enabled(sync.name, False)
+    open_store_or_exit(config).set_enabled(sync.name, False)
     typer.echo(f"{sync.name} disabled: nothing moves until `datasync sync enable {sync.name}`; changes made meanwhile are kept for then.")
 
 
 @sync_app.command("enable")
 def enable(name: str = NameArgument, config_path: Path | None = ConfigOption) -> None:
     """Switch a sync back on; it resumes from its watermarks."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     sync = _sync(config, name)
-    store = _store(config)
+    store = open_store_or_exit(config)
     store.set_enabled(sync.name, True)
     marks = store.watermarks(sync.name)
     typer.echo(f"{sync.name} enabled: resumes from the watermark: changes made while disabled are synced by the next run.")
@@ -99,9 +97,9 @@ def delete(
     config_path: Path | None = ConfigOption,
 ) -> None:
     """Forget everything datasync keeps about a sync (links, watermarks, outcomes); records themselves are not touched."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     sync = _sync(config, name)
-    store = _store(config)
+    store = open_store_or_exit(config)
     if not yes:
         typer.confirm(
             f"Delete sync {sync.name}? datasync forgets its {store.pair_count(sync.name):,} linked pairs, its watermarks and "
@@ -140,27 +138,6 @@ def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict
         "failed_by_category": failed,
         "excluded_by_reason": excluded,
     }
-
-
-def _load(config_path: Path | None) -> DatasyncConfig:
-    try:
-        return load_config(config_path)
-    except ConfigError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-
-
-def _store(config: DatasyncConfig) -> StateStore:
-    try:
-        return StateStore(resolve(config.state.url, where="state.url"))
-    except MissingVariable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-    except sa.exc.SQLAlchemyError as error:
-        # The URL may hold a password: name the setting, not its value.
-        reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0]
-        typer.echo(f"cannot open the state store that `state.url` names: {reason}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _sync(config: DatasyncConfig, name: str) -> SyncSpec:

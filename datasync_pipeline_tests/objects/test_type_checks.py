@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from datasync_pipeline.config.model import SyncSpec

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlalchemy
 
-import time
 from datetime import UTC, datetime
 
 import httpx
