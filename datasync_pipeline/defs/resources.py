@@ -83,10 +83,20 @@ class SqlAppResource(dg.ConfigurableResource):
 
 
 class StateStoreResource(dg.ConfigurableResource):
+    """The state store; one engine (and one schema check) per run, whatever number of steps use it."""
+
     url: str
 
+    _store: StateStore | None = PrivateAttr(default=None)
+
     def store(self) -> StateStore:
-        return StateStore(self.url)
+        if self._store is None:
+            self._store = StateStore(self.url)
+        return self._store
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._store is not None:
+            self._store.engine.dispose()
 
 
 def connection_resource_key(connection_name: str) -> str:
