@@ -12,21 +12,29 @@ from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConne
 from datasync_pipeline.defs.assets.associations import build_association_assets
 from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
 from datasync_pipeline.defs.checks import build_health_checks
-from datasync_pipeline.defs.jobs import first_sync_job, incremental_sync_job
+from datasync_pipeline.defs.jobs import first_sync_job, first_sync_job_of, incremental_sync_job
 from datasync_pipeline.defs.restore_job import build_restore_job
 from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.defs.resources import (
     STATE_STORE_KEY,
+    SYNC_RUN_KEY,
     HubSpotResource,
     SqlAppResource,
     StateStoreResource,
+    SyncRunResource,
     connection_resource_key,
     resource_value,
 )
+from datasync_pipeline.defs.step_outputs import RunMemoryIOManager
 
 
 def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource]:
-    resources: dict[str, dg.ConfigurableResource] = {STATE_STORE_KEY: StateStoreResource(url=resource_value(config.state.url))}
+    state = StateStoreResource(url=resource_value(config.state.url))
+    resources: dict[str, dg.ConfigurableResource] = {
+        STATE_STORE_KEY: state,
+        SYNC_RUN_KEY: SyncRunResource(state=state),
+        "io_manager": RunMemoryIOManager(),
+    }
     for name, connection in config.connections.items():
         if isinstance(connection, HubSpotConnection):
             resources[connection_resource_key(name)] = HubSpotResource(
@@ -48,10 +56,14 @@ def build_definitions(config: DatasyncConfig) -> dg.Definitions:
     assets = [asset for sync in enabled for asset in build_sync_assets(config, sync)]
     # Each sync's associations asset joins its group, so the first-sync job picks it up with the chain.
     assets += build_association_assets(config)
+    names = [sync.name for sync in enabled]
     return dg.Definitions(
         assets=assets,
-        jobs=[first_sync_job([sync.name for sync in enabled]), incremental_sync_job([sync.name for sync in enabled]),
+        jobs=[first_sync_job(names), *(first_sync_job_of(name) for name in names), incremental_sync_job(names),
               build_restore_job(config)],
+        # Every run in one process: no Python start-up per step (a UI-launched run is as fast as the command
+        # line's), and step outputs stay in that run's memory (defs/step_outputs.py), never shared between runs.
+        executor=dg.in_process_executor,
         sensors=[build_change_sensor(config)],
         asset_checks=build_health_checks(config),
         resources=build_resources(config),

@@ -7,6 +7,7 @@ client is created in ``setup_for_execution`` so one run shares one HTTP pool and
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import dagster as dg
@@ -17,6 +18,7 @@ from datasync_pipeline.config.model import AppTable
 from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.connectors.sql import SqlConnector, SqlTableSpec
 from datasync_pipeline.state import StateStore
+from datasync_pipeline.state.leases import Lease, LeaseLost, SyncBusy
 
 EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
 
@@ -99,11 +101,86 @@ class StateStoreResource(dg.ConfigurableResource):
             self._store.engine.dispose()
 
 
+class RunMode(Enum):
+    """How a run reads: ``first`` compares both sides in full (rule 6); ``incremental`` reads what changed."""
+
+    first = "first"
+    incremental = "incremental"
+
+
+SYNC_TAG = "datasync/sync"
+MODE_TAG = "datasync/mode"
+DRY_RUN_TAG = "datasync/dry_run"
+
+
+class SyncRunResource(dg.ConfigurableResource):
+    """The run-level switches of every sync run, one small form in the Launchpad: mode and dry run.
+
+    Every step of every sync reads them from here, so a dry run is one switch for the whole run (no
+    step can write while another previews). When the run starts, this resource tags it with its syncs,
+    mode and dry-run flag (however it was launched: a job, "Materialize" on the graph, the command
+    line or the sensor), and, unless it is a dry run, takes the lease of each of its syncs in the state
+    store (``state/leases.py``): a second run of a sync is refused before it reads anything.
+    """
+
+    mode: RunMode = RunMode.first
+    dry_run: bool = False
+    state: StateStoreResource
+
+    _lease: Lease | None = PrivateAttr(default=None)
+    _syncs: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode is RunMode.incremental
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        if run is None:  # built outside a run (tests that call a step directly)
+            return
+        self._syncs = syncs_of_run(run)
+        if context.instance is not None:
+            context.instance.add_run_tags(run.run_id, {
+                SYNC_TAG: ",".join(self._syncs), MODE_TAG: self.mode.value, DRY_RUN_TAG: str(self.dry_run).lower(),
+            })
+        if not self.dry_run and self._syncs:
+            try:
+                self._lease = Lease.acquire(self.state.store().engine, self._syncs, run.run_id)
+            except SyncBusy as busy:
+                raise dg.Failure(str(busy), allow_retries=False) from None
+            self._lease.start_heartbeat()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def check_lease(self, sync: str) -> None:
+        """Before a write: stop unless this run still holds the sync's lease (a dry run writes nothing)."""
+        if self.dry_run:
+            raise dg.DagsterInvariantViolationError(f"a dry run of {sync!r} reached a write: nothing may be written")
+        if self._lease is None:
+            return  # outside a run: the caller owns the sync
+        try:
+            self._lease.check(sync)
+        except LeaseLost as lost:
+            raise dg.Failure(str(lost), allow_retries=False) from None
+
+
+def syncs_of_run(run: dg.DagsterRun) -> tuple[str, ...]:
+    """The syncs a run works on: from its asset selection (asset keys are ``<sync>/<step>``), else its tag."""
+    if run.asset_selection:
+        return tuple(sorted({key.path[0] for key in run.asset_selection if len(key.path) > 1}))
+    tagged = run.tags.get(SYNC_TAG, "")
+    return tuple(sorted(name for name in tagged.split(",") if name))
+
+
 def connection_resource_key(connection_name: str) -> str:
     return f"connection_{connection_name}"
 
 
 STATE_STORE_KEY = "state_store"
+SYNC_RUN_KEY = "datasync_run"
 
 
 def resource_value(value: str) -> Any:

@@ -31,7 +31,7 @@ from datasync_pipeline.defs.jobs import (
     MODE_TAG,
     REASON_TAG,
     SYNC_TAG,
-    step_run_config,
+    run_config,
     sync_asset_keys,
 )
 from datasync_pipeline.defs.assets.associations import association_targets
@@ -152,7 +152,7 @@ def incremental_run_request(
         run_key=change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else ""),
         job_name=INCREMENTAL_SYNC_JOB,
         asset_selection=keys,
-        run_config=step_run_config([result.sync], mode="incremental"),
+        run_config=run_config(mode="incremental"),
         tags={SYNC_TAG: result.sync, MODE_TAG: "incremental", REASON_TAG: due[0].split("-")[0] if due else "change"},
     )
 

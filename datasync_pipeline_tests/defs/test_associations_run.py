@@ -306,11 +306,13 @@ def test_associations_dry_run_plans_and_writes_nothing(make_world, instance):
     world = make_world()
     [alpha] = world.hubspot("companies", [{"name": "Alpha"}])
     [ann] = world.hubspot("contacts", [{"email": "ann@example.com"}])
-    world.sandbox.associate("contacts", ann, "companies", alpha, primary=True)
     [app_alpha] = world.app("companies", [{"name": "Alpha"}])
     [ann_row] = world.app("customers", [{"email": "ann@example.com"}])
+    assert run_sync(world, instance).success  # linked, no association yet
+    world.sandbox.associate("contacts", ann, "companies", alpha, primary=True)
 
-    report = run_sync(world, instance, run_config={"ops": {"contacts__associations": {"config": {"dry_run": True}}}})
+    # One switch for the whole run: every step of every sync previews.
+    report = run_sync(world, instance, run_config={"resources": {"datasync_run": {"config": {"dry_run": True}}}})
     assert report.success
     metadata = associations_metadata(report, "contacts")
     assert metadata["datasync/dry_run"] is True and metadata["datasync/associations_updated_in_app"] == 1

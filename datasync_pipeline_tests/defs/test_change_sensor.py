@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from datasync_pipeline.config import DatasyncConfig
-from datasync_pipeline.defs.jobs import FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, SYNC_TAG, step_run_config, sync_asset_keys
+from datasync_pipeline.defs.jobs import FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, SYNC_TAG, run_config, sync_asset_keys
 from datasync_pipeline.defs.resources import HubSpotResource, SqlAppResource, StateStoreResource
 from datasync_pipeline.defs.sensors import SENSOR_NAME, build_change_sensor
 from datasync_pipeline.sandbox import ServedSandbox, serve_in_thread
@@ -145,7 +145,7 @@ def test_a_change_in_hubspot_requests_one_incremental_run_and_the_same_change_ke
     assert request.job_name == INCREMENTAL_SYNC_JOB
     assert request.tags == {SYNC_TAG: "contacts", MODE_TAG: "incremental", "datasync/reason": "change"}
     assert request.asset_selection == sync_asset_keys("contacts")
-    assert request.run_config == step_run_config(["contacts"], mode="incremental")
+    assert request.run_config == run_config(mode="incremental")
     assert request.run_key.startswith("contacts:incremental:")
     assert calls == 1
     assert cursor["syncs"]["contacts"]["hubspot"]["count"] == 1

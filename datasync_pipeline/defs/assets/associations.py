@@ -16,19 +16,11 @@ import pandas as pd
 from datasync_pipeline.apply import AssociationTarget, load_associations
 from datasync_pipeline.config.model import AssociationSpec, DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
-from datasync_pipeline.defs.jobs import DRY_RUN_TAG, MODE_TAG, REASON_TAG
-from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.defs.jobs import REASON_TAG
+from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, connection_resource_key
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS
 
 LINKING_STEPS = ("hubspot_load", "app_load", "checkpoint")
-INCREMENTAL = "incremental"
-
-
-class AssociationsConfig(dg.Config):
-    """Run-time switches of the associations step, shaped like the chain steps' (``mode``, ``dry_run``)."""
-
-    mode: str = "first"  # "first" | "incremental"
-    dry_run: bool = False
 
 
 def partner_sync(config: DatasyncConfig, sync: SyncSpec, association: AssociationSpec) -> SyncSpec | None:
@@ -78,19 +70,19 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
         kinds={"hubspot", "sql"},
         deps=upstream,
         ins={"app": dg.AssetIn(dg.AssetKey([sync.name, "app_records"]))},
-        required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY},
+        required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY, SYNC_RUN_KEY},
         description=f"The associations of {sync.object} with {kept}, kept on both sides (rule 8).",
     )
-    def associations(context: dg.AssetExecutionContext, config: AssociationsConfig, app: pd.DataFrame) -> dg.MaterializeResult:
+    def associations(context: dg.AssetExecutionContext, app: pd.DataFrame) -> dg.MaterializeResult:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
         store = getattr(context.resources, STATE_STORE_KEY).store()
-        # Runs launched for a mode or a dry run are tagged; this step also honours the tags, so a launcher
-        # that configures only the chain's steps still gets a preview that writes nothing.
-        dry_run = config.dry_run or context.run.tags.get(DRY_RUN_TAG) == "true"
+        run = getattr(context.resources, SYNC_RUN_KEY)
+        dry_run = run.dry_run
+        if not dry_run:
+            run.check_lease(sync.name)
         # A reconciling run re-reads every association: HubSpot does not date association changes.
-        incremental = (config.mode == INCREMENTAL or context.run.tags.get(MODE_TAG) == INCREMENTAL) \
-            and context.run.tags.get(REASON_TAG) != "reconcile"
+        incremental = run.incremental and context.run.tags.get(REASON_TAG) != "reconcile"
         with getattr(context.resources, app_key).connector(sync.table, columns) as connector:
             outcome = load_associations(client, connector, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
                                         run_id=context.run.run_id, log=context.log)

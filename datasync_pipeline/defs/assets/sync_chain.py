@@ -4,8 +4,9 @@
         -> <sync>/hubspot_load, <sync>/app_load -> <sync>/checkpoint
 
 grouped under the sync's name, so the lineage graph shows which step of which sync failed.
-Every step runs in the mode its run config names (``SyncStepConfig``): "first" compares both sides
-in full; "incremental" reads what changed since the watermarks. The checkpoint advances the
+Every step runs in the mode and dry-run setting of its run (the ``datasync_run`` resource): "first"
+compares both sides in full; "incremental" reads what changed since the watermarks; a dry run plans and
+reports, and writes nothing anywhere. The checkpoint advances the
 watermarks only after both loads have committed, so a failed run is redone from the old marks.
 The assets only wire: the engine plans, the connectors read and write, the state store remembers.
 """
@@ -20,19 +21,17 @@ import pandas as pd
 from datasync_pipeline.apply import load_app, load_hubspot
 from datasync_pipeline.apply.pairs import commit_pair_values
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
-from datasync_pipeline.defs.jobs import REASON_TAG, SyncStepConfig
-from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
+from datasync_pipeline.defs.jobs import REASON_TAG
+from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, SyncRunResource, connection_resource_key
 from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
+from datasync_pipeline.engine.preview import plan_preview, preview_markdown
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any
 from datasync_pipeline.ongoing import changes
 from datasync_pipeline.ongoing.matching import match_changes, match_everything
-
-INCREMENTAL = "incremental"
-
 
 def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsDefinition]:
     mappings = resolve_mappings(sync)
@@ -47,6 +46,9 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
 
+    def run_of(context: dg.AssetExecutionContext) -> SyncRunResource:
+        return getattr(context.resources, SYNC_RUN_KEY)
+
     def store_of(context: dg.AssetExecutionContext):
         return getattr(context.resources, STATE_STORE_KEY).store()
 
@@ -57,38 +59,39 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         return marks[side]
 
     common: dict[str, Any] = {"group_name": prefix}
+    run_keys = {STATE_STORE_KEY, SYNC_RUN_KEY}
 
-    @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key, STATE_STORE_KEY},
+    @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key, *run_keys},
               description=f"HubSpot {sync.object} with the mapped properties: all of them (first sync) or those changed since the watermark.", **common)
-    def hubspot_records(context: dg.AssetExecutionContext, config: SyncStepConfig) -> dg.Output[pd.DataFrame]:
+    def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
-        if config.mode == INCREMENTAL:
+        if run_of(context).incremental:
             frame = changes.read_hubspot_changes(client, store_of(context), sync, mappings, watermark(context, "hubspot"))
         else:
             raise_if_any(hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object)), where=f"sync {sync.name!r}, HubSpot {sync.object}")
             frame = frames.hubspot_frame(client.list_records(sync.object, properties=changes.hubspot_properties(sync, mappings)), mappings, sync.name, sync.filters.hubspot)
-        context.log.info(f"read {len(frame):,} HubSpot {sync.object} ({config.mode})")
+        context.log.info(f"read {len(frame):,} HubSpot {sync.object} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, STATE_STORE_KEY},
+    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, *run_keys},
               description=f"Rows of the app table {sync.table.name!r} renamed to HubSpot property names: all (first sync) or those changed since the watermark.", **common)
-    def app_records(context: dg.AssetExecutionContext, config: SyncStepConfig) -> dg.Output[pd.DataFrame]:
+    def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
             raise_if_any(app_type_problems(mappings, connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
-            if config.mode == INCREMENTAL:
+            if run_of(context).incremental:
                 frame = changes.read_app_changes(connector, store_of(context), sync, mappings, watermark(context, "app"))
             else:
                 frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
-        context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({config.mode})")
+        context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
-    @dg.asset(key=key("matched"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY},
+    @dg.asset(key=key("matched"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, *run_keys},
               ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records"))},
               description=f"{sync.object} paired by their identity ({object_type.identity.value}) or their existing link; deletions found.", **common)
-    def matched(context: dg.AssetExecutionContext, config: SyncStepConfig, hubspot: pd.DataFrame, app: pd.DataFrame) -> dg.Output[MatchedRecords]:
+    def matched(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame) -> dg.Output[MatchedRecords]:
         store = store_of(context)
-        if config.mode == INCREMENTAL:
+        if run_of(context).incremental:
             client = getattr(context.resources, hubspot_key).client
             calls_before = Counter(client.call_counts)
             with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
@@ -100,10 +103,10 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             result, extra = match_everything(sync, mappings, hubspot, app, store=store), {}
         return dg.Output(result, metadata={"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra})
 
-    @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))},
+    @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))}, required_resource_keys=run_keys,
               description="What the loads will write on each side: creates, updates, conflicts, exclusions.", **common)
-    def merge_plan(context: dg.AssetExecutionContext, config: SyncStepConfig, matched: MatchedRecords) -> dg.Output[MergePlan]:
-        if config.mode == INCREMENTAL:
+    def merge_plan(context: dg.AssetExecutionContext, matched: MatchedRecords) -> dg.Output[MergePlan]:
+        if run_of(context).incremental:
             plan = plan_incremental(matched, mappings, direction=sync.direction, default_app=sync.default_app)
         else:
             plan = plan_first_sync(matched.new, matched.hubspot, matched.app, mappings, direction=sync.direction, default_app=sync.default_app)
@@ -113,36 +116,46 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             base_values = plan.pairs["hubspot_id"].map(base[f"{side}_values"]) if base is not None else None
             plan.pairs[f"{side}_values"] = side_values(plan.pairs, getattr(matched, side), id_column, fields, base_values)
         written = sum(plan.counts[k] for k in ("hubspot_creates", "app_creates", "hubspot_updates", "app_updates"))
-        return dg.Output(plan, metadata={"dagster/row_count": written, **prefixed(plan.counts)})
+        hint = f"The whole plan: `datasync first-sync --sync {sync.name} --dry-run --output plan.csv`."
+        return dg.Output(plan, metadata={"dagster/row_count": written, **prefixed(plan.counts),
+                                         "datasync/planned_writes": dg.MetadataValue.md(preview_markdown(plan_preview(plan, sync.name), more_hint=hint))})
 
-    @dg.asset(key=key("hubspot_load"), kinds={"hubspot"}, required_resource_keys={hubspot_key, STATE_STORE_KEY},
+    @dg.asset(key=key("hubspot_load"), kinds={"hubspot"}, required_resource_keys={hubspot_key, *run_keys},
               ins={"plan": dg.AssetIn(key("merge_plan"))},
               description=f"Creates and updates written to HubSpot {sync.object}; links kept in the state store.", **common)
-    def hubspot_load(context: dg.AssetExecutionContext, config: SyncStepConfig, plan: MergePlan) -> dg.MaterializeResult:
+    def hubspot_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
-        outcome = load_hubspot(client, store_of(context), sync, mappings, plan, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
+        run = run_of(context)
+        if not run.dry_run:
+            run.check_lease(sync.name)
+        outcome = load_hubspot(client, store_of(context), sync, mappings, plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata={**outcome.metadata(), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, STATE_STORE_KEY},
+    @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, *run_keys},
               ins={"plan": dg.AssetIn(key("merge_plan"))},
               description=f"Creates and updates written to the app table {sync.table.name!r}; links kept in the state store.", **common)
-    def app_load(context: dg.AssetExecutionContext, config: SyncStepConfig, plan: MergePlan) -> dg.MaterializeResult:
+    def app_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
+        run = run_of(context)
+        if not run.dry_run:
+            run.check_lease(sync.name)
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            outcome = load_app(connector, store_of(context), sync, mappings, plan, dry_run=config.dry_run, run_id=context.run.run_id, log=context.log)
+            outcome = load_app(connector, store_of(context), sync, mappings, plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
-    @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys={STATE_STORE_KEY},
+    @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys=run_keys,
               ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records")), "matched": dg.AssetIn(key("matched")),
                    "plan": dg.AssetIn(key("merge_plan"))},
               deps=[key("hubspot_load"), key("app_load")],
               description="After both loads committed: deletions marked (rule 10), conflicts logged, watermarks advanced, freshness measured.", **common)
-    def checkpoint(context: dg.AssetExecutionContext, config: SyncStepConfig, hubspot: pd.DataFrame, app: pd.DataFrame,
+    def checkpoint(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame,
                    matched: MatchedRecords, plan: MergePlan) -> dg.MaterializeResult:
-        metadata: dict[str, Any] = {"datasync/dry_run": config.dry_run, **freshness_metadata(plan, hubspot, app),
+        run = run_of(context)
+        metadata: dict[str, Any] = {"datasync/dry_run": run.dry_run, **freshness_metadata(plan, hubspot, app),
                                     **{f"datasync/failed/{category}": int(count) for category, count in matched.invalid["category"].value_counts().items()}}
-        if config.dry_run:
+        if run.dry_run:
             return dg.MaterializeResult(metadata=metadata)
+        run.check_lease(sync.name)
         store = store_of(context)
         run_id = context.run.run_id
         record_deletions(store, sync, matched, run_id=run_id)
