@@ -138,7 +138,7 @@ class SyncRunResource(dg.ConfigurableResource):
         run = context.run
         if run is None:  # built outside a run (tests that call a step directly)
             return
-        self._syncs = syncs_of_run(run)
+        self._syncs = syncs_of_run(run, context.instance)
         if context.instance is not None:
             context.instance.add_run_tags(run.run_id, {
                 SYNC_TAG: ",".join(self._syncs), MODE_TAG: self.mode.value, DRY_RUN_TAG: str(self.dry_run).lower(),
@@ -167,8 +167,15 @@ class SyncRunResource(dg.ConfigurableResource):
             raise dg.Failure(str(lost), allow_retries=False) from None
 
 
-def syncs_of_run(run: dg.DagsterRun) -> tuple[str, ...]:
-    """The syncs a run works on: from its asset selection (asset keys are ``<sync>/<step>``), else its tag."""
+def syncs_of_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None) -> tuple[str, ...]:
+    """The syncs a run works on: those of the steps it executes (step keys are ``<sync>__<step>``).
+
+    From the run's execution plan, which holds whatever way the run was launched; else from its asset
+    selection (asset keys are ``<sync>/<step>``), else from its tag.
+    """
+    if instance is not None and run.execution_plan_snapshot_id:
+        steps = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id).step_keys_to_execute
+        return tuple(sorted({step.split("__")[0] for step in steps if "__" in step}))
     if run.asset_selection:
         return tuple(sorted({key.path[0] for key in run.asset_selection if len(key.path) > 1}))
     tagged = run.tags.get(SYNC_TAG, "")

@@ -29,6 +29,7 @@ from datasync_pipeline.defs.jobs import (
     FIRST_SYNC_JOB,
     INCREMENTAL_SYNC_JOB,
     MODE_TAG,
+    DRY_RUN_TAG,
     REASON_TAG,
     SYNC_TAG,
     run_config,
@@ -38,6 +39,7 @@ from datasync_pipeline.defs.assets.associations import association_targets
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
 from datasync_pipeline.state import StateStore
+from datasync_pipeline.state.leases import holder, lease_seconds
 
 SENSOR_NAME = "datasync_changes"
 INTERVAL_VARIABLE = "DATASYNC_SENSOR_INTERVAL_SECONDS"
@@ -103,7 +105,10 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     memo: dict[str, dict[str, Any]] = {}
     to_probe: list[SyncSpec] = []
     for sync in config.syncs:
-        waiting = _reason_to_wait(context.instance, sync, store.is_enabled(sync.name) if sync.enabled else False)
+        waiting = _reason_to_wait(context.instance, store, sync, store.is_enabled(sync.name) if sync.enabled else False)
+        if waiting is not None and waiting[0] == "stuck_run_failed":
+            lines[sync.name] = waiting[1]  # said, then probed like any other sync
+            waiting = None
         if waiting is None:
             to_probe.append(sync)
         else:
@@ -132,11 +137,19 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
 
     context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls}, sort_keys=True))
     ordered = [lines[sync.name] for sync in config.syncs if sync.name in lines]
+    failing = [memo[name]["message"] for name in memo if memo[name].get("status") == "probe_failed"]
     if requests:
         for line in ordered:
-            context.log.info(line)
+            (context.log.error if line in failing else context.log.info)(line)
         return requests
+    if failing:
+        # An outage must not look like a quiet hour: the tick fails, red in the UI, naming the cause.
+        raise SyncProbeFailed("\n".join(ordered))
     return dg.SkipReason("\n".join(ordered) if ordered else "no syncs are configured in datasync.yaml")
+
+
+class SyncProbeFailed(Exception):
+    """A side of a sync could not be checked for changes (HubSpot or the app unreachable, refused, ...)."""
 
 
 def incremental_run_request(
@@ -164,30 +177,50 @@ def change_run_key(result: ProbeResult, *, retry_of: str | None = None) -> str:
     return f"{result.sync}:incremental:{digest}"
 
 
-def _reason_to_wait(instance: dg.DagsterInstance, sync: SyncSpec, switched_on: bool) -> tuple[str, str] | None:
-    """(status, reason) when the sync must not be probed this tick, else None."""
+def _reason_to_wait(instance: dg.DagsterInstance, store: StateStore, sync: SyncSpec, switched_on: bool) -> tuple[str, str] | None:
+    """(status, reason) when the sync must not be probed this tick, else None.
+
+    A run that Dagster still shows as started but whose lease expired long ago is dead (its process was
+    killed): it can no longer write (the lease's fencing token), so it is marked failed, named, and the
+    sync proceeds (status ``stuck_run_failed``) instead of waiting for it forever.
+    """
     name = sync.name
     if not sync.enabled:
         return "disabled", f"{name}: disabled in datasync.yaml (`enabled: false`)"
     if not switched_on:
         return "disabled", f"{name}: disabled with `datasync sync disable {name}` (`datasync sync enable {name}` resumes it)"
+    lease = holder(store.engine, name)
+    now = datetime.now(UTC)
     running = _run_in_progress(instance, name)
     if running is not None:
         run = running.dagster_run
-        kind = "first sync" if run.job_name == FIRST_SYNC_JOB else "run"
+        kind = "first sync" if run.job_name.startswith(FIRST_SYNC_JOB) else "run"
+        started = running.start_time or running.create_timestamp.timestamp()
+        took_lease = lease is not None and lease.run_id == run.run_id
+        # Dead: its lease expired, or it never took one in a whole lease time (killed while starting).
+        dead = (took_lease and not lease.alive(now)) or (not took_lease and now.timestamp() - started > lease_seconds())
+        if run.status == dg.DagsterRunStatus.STARTED and dead:
+            minutes = (now.timestamp() - started) / 60
+            message = (f"{kind} {run.run_id[:8]} of {name} was started {minutes:.0f} min ago and its lease expired "
+                       f"(no heartbeat for over {lease_seconds()} s): its process is gone")
+            instance.report_run_failed(run, message=message)
+            return "stuck_run_failed", f"{name}: {message}; marked it failed"
         state = run.status.value.lower().replace("_", " ")
         return "run_in_progress", f"{name}: {kind} {run.run_id[:8]} still {state}; waiting for it to finish"
+    if lease is not None and lease.alive(now):
+        return "run_in_progress", (f"{name}: run {lease.run_id[:8]} holds the sync's lease until {lease.expires_at:%H:%M:%S} UTC "
+                                   "(launched outside this Dagster instance?); waiting for it")
     return None
 
 
 def _run_in_progress(instance: dg.DagsterInstance, name: str) -> dg.RunRecord | None:
-    records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}, statuses=IN_PROGRESS), limit=1)
-    if records:
-        return records[0]
-    # A first sync covers several syncs (tagged "a,b"; untagged when launched from the UI).
-    for record in instance.get_run_records(dg.RunsFilter(job_name=FIRST_SYNC_JOB, statuses=IN_PROGRESS)):
-        tagged = record.dagster_run.tags.get(SYNC_TAG)
-        if tagged is None or name in tagged.split(","):
+    """The sync's writing run in progress: a run tagged with it (alone, or among the syncs of a first sync).
+
+    Dry runs write nothing and take no lease: nothing waits for them.
+    """
+    for record in instance.get_run_records(dg.RunsFilter(statuses=IN_PROGRESS)):
+        tags = record.dagster_run.tags
+        if name in tags.get(SYNC_TAG, "").split(",") and tags.get(DRY_RUN_TAG) != "true":
             return record
     return None
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -228,6 +228,33 @@ def test_a_sync_with_a_run_in_progress_waits_for_it(synced: World):
     assert skip_text(result) == f"contacts: run {run.run_id[:8]} still started; waiting for it to finish"
     assert calls == 0
     assert cursor["syncs"]["contacts"]["status"] == "run_in_progress"
+
+
+def test_a_run_killed_while_holding_the_lease_is_marked_failed_and_the_change_proceeds(synced: World):
+    """A SIGKILLed run stays STARTED in Dagster; once its lease expires, the sensor names it and moves on."""
+    from datasync_pipeline.state.leases import Lease, leases
+
+    synced.scenario.sandbox.seed("contacts", [{"email": "new@example.com"}], updated_at=WATERMARK + timedelta(minutes=5))
+    run = synced.instance.create_run_for_job(
+        job_named(INCREMENTAL_SYNC_JOB), status=dg.DagsterRunStatus.STARTED, tags={SYNC_TAG: "contacts"}
+    )
+    Lease.acquire(synced.store.engine, ["contacts"], run.run_id)
+    assert "waiting for it" in skip_text(synced.evaluate()[0])  # alive: the sync waits
+    with synced.store.engine.begin() as connection:  # no heartbeat since: the process is gone
+        connection.execute(leases.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+    [request] = run_requests(synced.evaluate()[0])
+
+    assert request.tags[SYNC_TAG] == "contacts"
+    assert synced.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_an_unreachable_hubspot_fails_the_tick_naming_the_cause(synced: World):
+    sensor = build_change_sensor(synced.config)
+    resources = {**synced.resources(), "connection_hubspot": HubSpotResource(base_url="http://127.0.0.1:9", token="t", tier="unlimited")}
+    with dg.build_sensor_context(instance=synced.instance, resources=resources) as context:
+        with pytest.raises(Exception, match="could not check HubSpot for changes"):
+            sensor(context)
 
 
 def test_a_first_sync_in_progress_covering_the_sync_holds_it_back(synced: World):
