@@ -13,22 +13,36 @@ from rich.table import Table
 
 from datasync_pipeline.config import ConfigError, load_config
 from datasync_pipeline.defs.launch import RunReport, SyncSummary, run_first_sync
+from datasync_pipeline.engine.preview import PREVIEW_COLUMNS, plan_preview
+from datasync_pipeline.health.export import export_format, export_records
 
 console = Console()
 ConfigOption = typer.Option(None, "--config", "-c", help="datasync.yaml (default: $DATASYNC_CONFIG, ./datasync.yaml, or the embedded demo)")
 
 
-def first_sync(config_path: Path | None = ConfigOption, dry_run: bool = typer.Option(False, "--dry-run", help="plan and report; write nothing")) -> None:
-    """Run the first sync of every enabled sync: compare both sides in full, match, merge, write."""
+def first_sync(
+    config_path: Path | None = ConfigOption,
+    sync_name: str | None = typer.Option(None, "--sync", help="only this sync (default: every enabled sync, in one run)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="plan and report; write nothing anywhere"),
+    output: Path | None = typer.Option(None, "--output", help="write the plan (every create, update and conflict) to FILE.csv, .xlsx or .parquet"),
+) -> None:
+    """Run the first sync: compare both sides in full, match, merge, write (`--dry-run`: only plan and report)."""
     try:
         config = load_config(config_path)
-    except ConfigError as error:
+        if output is not None:
+            export_format(output)
+        started = time.perf_counter()
+        report = run_first_sync(config, dry_run=dry_run, sync_name=sync_name)
+    except (ConfigError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    started = time.perf_counter()
-    report = run_first_sync(config, dry_run=dry_run)
     print_report(report, seconds=time.perf_counter() - started)
+    if output is not None:
+        plans = [plan_preview(sync.plan, sync.name) for sync in report.syncs if sync.plan is not None]
+        written = export_records(plans, output, PREVIEW_COLUMNS) if plans else 0
+        console.print(f"{'planned' if dry_run else 'written'}: {written:,} rows in {output}")
     if not report.success:
+        console.print(f"[red]the run failed: see its steps and logs in the Dagster UI (run {report.run_id})[/red]")
         raise typer.Exit(1)
 
 
@@ -73,7 +87,8 @@ SUMMARY_ROWS = [
 def print_report(report: RunReport, *, seconds: float) -> None:
     """One column per sync, one row per count; failures and exclusions by category below."""
     state = "succeeded" if report.success else "FAILED"
-    table = Table(title=f"first sync {report.run_id[:8]}: {state} in {seconds:.1f} s", title_justify="left")
+    kind = "dry run of the first sync" if report.dry_run else "first sync"
+    table = Table(title=f"{kind} {report.run_id[:8]}: {state} in {seconds:.1f} s", title_justify="left")
     table.add_column("")
     for sync in report.syncs:
         table.add_column(sync.name, justify="right")

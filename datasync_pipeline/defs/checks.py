@@ -1,18 +1,38 @@
-"""Asset checks: sync health in the Dagster UI.
+"""Asset checks: sync health in the Dagster UI, down to the failed records.
 
 Each sync's checkpoint carries the check ``no_failed_records``: it passes when every record of the sync
-is synced or knowingly excluded, and fails (as a warning: the run itself did its job) with the failing
-counts by error category and the first troubleshooting step of each, read from the state store.
+is synced or knowingly excluded. Otherwise it fails with the failing counts by error category, every
+troubleshooting step of each, and a table of the first failed records (side, id, identity, category,
+message, what to do), read from the state store. Its severity says how bad it is: ERROR when more than
+``DATASYNC_FAILED_SHARE_ERROR`` (default 0.05, i.e. 5%) of the sync's records fail, WARN below.
 """
 
+import os
+
 import dagster as dg
+import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.resources import STATE_STORE_KEY
 from datasync_pipeline.health.catalogue import guide_for
 from datasync_pipeline.health.object_view import SyncHealth, sync_health
+from datasync_pipeline.state.tables import record_status
 
 CHECK_NAME = "no_failed_records"
+SHARE_VARIABLE = "DATASYNC_FAILED_SHARE_ERROR"
+DEFAULT_ERROR_SHARE = 0.05
+RECORDS_SHOWN = 50
+
+
+def error_share() -> float:
+    raw = os.environ.get(SHARE_VARIABLE, "").strip()
+    try:
+        share = float(raw) if raw else DEFAULT_ERROR_SHARE
+    except ValueError:
+        raise ValueError(f"{SHARE_VARIABLE} must be a share between 0 and 1, e.g. 0.05; got {raw!r}") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"{SHARE_VARIABLE} must be a share between 0 and 1, e.g. 0.05; got {raw!r}")
+    return share
 
 
 def build_health_checks(config: DatasyncConfig) -> list[dg.AssetChecksDefinition]:
@@ -29,29 +49,68 @@ def _no_failed_records(sync: SyncSpec) -> dg.AssetChecksDefinition:
     def no_failed_records(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         store = getattr(context.resources, STATE_STORE_KEY).store()
         health = sync_health(store.engine, sync)
-        return health_check_result(health)
+        return health_check_result(health, failed_records_markdown(store.engine, sync.name))
 
     return no_failed_records
 
 
-def health_check_result(health: SyncHealth) -> dg.AssetCheckResult:
+def health_check_result(health: SyncHealth, records_table: str | None = None) -> dg.AssetCheckResult:
     failing = health.failing
+    failed_count = sum(failing.values())
     metadata: dict[str, object] = {
         "datasync/synced": health.synced,
-        "datasync/failed": sum(failing.values()),
+        "datasync/failed": failed_count,
         "datasync/excluded": sum(health.excluded.values()),
         **{f"datasync/failed/{category}": count for category, count in sorted(failing.items())},
     }
+    share = failed_count / max(health.synced + failed_count, 1)
     if failing:
         lines = ["| category | records | what to do |", "| --- | ---: | --- |"]
         for category, count in sorted(failing.items(), key=lambda item: -item[1]):
             guide = guide_for(category)
-            lines.append(f"| {guide.title} (`{category}`) | {count:,} | {guide.steps_for(health.sync)[0].replace('|', '/')} |")
-        lines.append(f"\nAll steps and the records: `datasync health --sync {health.sync}`, `datasync records --sync {health.sync} --status failed`.")
+            steps = "<br>".join(f"{number}. {step.replace('|', '/')}" for number, step in enumerate(guide.steps_for(health.sync), 1))
+            lines.append(f"| {guide.title} (`{category}`) | {count:,} | {steps} |")
+        listing = getattr(health, "records_command", None) or f"datasync records --sync {health.sync} --status failed"
+        lines.append(f"\nAll steps and every record: `datasync health --sync {health.sync}`, `{listing}`.")
         metadata["datasync/failing_by_category"] = dg.MetadataValue.md("\n".join(lines))
+        metadata["datasync/failed_share"] = round(share, 4)
+        if records_table:
+            metadata["datasync/failed_records"] = dg.MetadataValue.md(records_table)
+    severity = dg.AssetCheckSeverity.ERROR if failing and share > error_share() else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
         passed=not failing,
-        severity=dg.AssetCheckSeverity.WARN,
+        severity=severity,
         metadata=metadata,
-        description=(f"{sum(failing.values()):,} records failing in {len(failing)} categories" if failing else "no failing records"),
+        description=(f"{failed_count:,} records failing ({share:.1%}) in {len(failing)} categories" if failing else "no failing records"),
     )
+
+
+def failed_records_markdown(engine: sa.Engine, sync_name: str, *, limit: int = RECORDS_SHOWN) -> str | None:
+    """The first failed records of a sync as a markdown table: side, id, identity, category, message, what to do."""
+    identity = record_status.c.identity if "identity" in record_status.c else sa.null()
+    query = (
+        sa.select(record_status.c.side, record_status.c.record_id, identity.label("identity"), record_status.c.category,
+                  record_status.c.message)
+        .where(record_status.c.sync == sync_name, record_status.c.status == "failed")
+        .order_by(record_status.c.recorded_at.desc(), record_status.c.record_id)
+        .limit(limit + 1)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    if not rows:
+        return None
+    lines = ["| side | record | identity | category | message | what to do |", "| --- | --- | --- | --- | --- | --- |"]
+    for side, record_id, identity_value, category, message in rows[:limit]:
+        first_step = guide_for(category).steps_for(sync_name)[0]
+        lines.append(f"| {'HubSpot' if side == 'hubspot' else 'app'} | {record_id} | {_cell(identity_value)} | `{category}` | "
+                     f"{_cell(message)} | {_cell(first_step, 120)} |")
+    if len(rows) > limit:
+        lines.append(f"\nThe first {limit} shown; every one: `datasync records --sync {sync_name} --status failed`.")
+    return "\n".join(lines)
+
+
+def _cell(value: object, width: int = 80) -> str:
+    if value is None:
+        return ""
+    text = str(value).replace("|", "/").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"

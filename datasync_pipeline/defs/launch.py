@@ -53,6 +53,7 @@ class RunReport:
     run_id: str
     success: bool
     syncs: list[SyncSummary]
+    dry_run: bool = False
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -127,7 +128,7 @@ def run_sync_job(
         sync_name, step = materialization.asset_key.path[0], materialization.asset_key.path[-1]
         if sync_name in summaries:
             summaries[sync_name].metadata[step] = {key: value.value for key, value in materialization.metadata.items()}
-    return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()))
+    return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()), dry_run=dry_run)
 
 
 def run_tags(sync_names: list[str], *, mode: str, dry_run: bool) -> dict[str, str]:

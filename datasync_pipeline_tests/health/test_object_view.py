@@ -51,19 +51,24 @@ def test_the_check_passes_when_records_are_only_synced_or_excluded(troubled):
     assert evaluation.metadata["datasync/failed"].value == 0 and evaluation.metadata["datasync/excluded"].value == 1
 
 
-def test_the_check_fails_as_a_warning_with_the_failing_counts_by_category(troubled):
+def test_the_check_fails_with_the_failing_counts_by_category_and_names_each_failed_record(troubled):
     sync, instance = troubled
     [evaluation] = check_evaluations(instance, sync.incremental.run_id)
 
-    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert sync.incremental.success  # a warning, not a failed run
+    # 2 of 4 records failing is far above the 5% share: an error, although the run itself succeeded.
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert sync.incremental.success
+    records = evaluation.metadata["datasync/failed_records"].value
+    assert "| side | record | identity | category | message | what to do |" in records
+    assert "`database_error`" in records and "`deleted_in_hubspot`" in records
+    assert any(key.startswith("datasync/failed_records/") for key in instance.get_run_by_id(sync.incremental.run_id).tags)
     metadata = {key: value.value for key, value in evaluation.metadata.items()}
     assert metadata["datasync/failed"] == 2
     assert metadata["datasync/failed/database_error"] == 1 and metadata["datasync/failed/deleted_in_hubspot"] == 1
     table = evaluation.metadata["datasync/failing_by_category"]
     assert isinstance(table, dg.MarkdownMetadataValue)
     assert "| Database error (`database_error`) | 1 |" in table.value
-    assert "| Deleted in HubSpot (`deleted_in_hubspot`) | 1 | To bring the record back in HubSpot" in table.value
+    assert "| Deleted in HubSpot (`deleted_in_hubspot`) | 1 | 1. To bring the record back in HubSpot" in table.value
 
 
 def test_the_check_is_defined_on_every_sync_checkpoint():
@@ -81,3 +86,16 @@ syncs:
 """, source="test")
     keys = {key for check in build_health_checks(config) for key in check.check_keys}
     assert keys == {dg.AssetCheckKey(dg.AssetKey([name, "checkpoint"]), "no_failed_records") for name in ("contacts", "companies")}
+
+
+def test_a_small_share_of_failing_records_is_a_warning_and_every_step_is_shown(monkeypatch):
+    from datasync_pipeline.defs.checks import health_check_result
+    from datasync_pipeline.health.object_view import SyncHealth
+
+    health = SyncHealth("contacts", "contacts", synced=999, failed={"database_error": 1})
+    result = health_check_result(health)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    table = result.metadata["datasync/failing_by_category"].value
+    assert "1. " in table and "<br>2. " in table  # every troubleshooting step, not only the first
+    monkeypatch.setenv("DATASYNC_FAILED_SHARE_ERROR", "0.0005")
+    assert health_check_result(health).severity == dg.AssetCheckSeverity.ERROR

@@ -22,6 +22,8 @@ from datasync_pipeline.apply import load_app, load_hubspot
 from datasync_pipeline.apply.pairs import commit_pair_values
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.jobs import REASON_TAG
+
+FAILED_RECORDS_TAG = "datasync/failed_records"
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, SyncRunResource, connection_resource_key
 from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
@@ -166,7 +168,12 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         marks = next_watermarks(context, hubspot, app)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
         current = store.watermarks(sync.name)
+        failed_in_run = len(store.failed_records(sync.name, run_id=run_id))
+        if failed_in_run:
+            # The run did its job (a Success), but it is marked: the Runs list shows which runs left failures.
+            context.instance.add_run_tags(run_id, {f"{FAILED_RECORDS_TAG}/{sync.name}": str(failed_in_run)})
         metadata.update({
+            "datasync/failed_in_run": failed_in_run,
             "datasync/conflicts_logged": logged,
             "datasync/pairs_committed": committed,
             "datasync/deleted_in_hubspot": len(matched.deletions.in_hubspot),
