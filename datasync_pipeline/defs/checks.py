@@ -103,7 +103,7 @@ def failed_records_markdown(engine: sa.Engine, sync_name: str, *, limit: int = R
     for side, record_id, identity_value, category, message in rows[:limit]:
         first_step = guide_for(category).steps_for(sync_name)[0]
         lines.append(f"| {'HubSpot' if side == 'hubspot' else 'app'} | {record_id} | {_cell(identity_value)} | `{category}` | "
-                     f"{_cell(message)} | {_cell(first_step, 120)} |")
+                     f"{_cell(message, 240)} | {_cell(first_step, 120)} |")
     if len(rows) > limit:
         lines.append(f"\nThe first {limit} shown; every one: `datasync records --sync {sync_name} --status failed`.")
     return "\n".join(lines)
