@@ -95,7 +95,8 @@ class FieldMapping(StrictModel):
     hubspot: str
     app: str | None = None
     enabled: bool = True
-    type: ValueType | None = Field(default=None, description="the HubSpot property's type (custom mappings; default string)")
+    type: ValueType | None = Field(default=None, description="the HubSpot property's type (custom mappings; default: "
+                                                            "the type of its HubSpot property definition, read when a run starts)")
     app_type: ValueType | None = Field(default=None, description="the app column's type; checked against the property's")
 
 

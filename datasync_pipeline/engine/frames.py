@@ -88,8 +88,26 @@ def _key_text(value: Any) -> str | None:
 
 
 def properties_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, str]:
-    """HubSpot properties of a planned create: strings, empty fields left out."""
-    return {m.hubspot: str(row[m.hubspot]) for m in mappings if row.get(m.hubspot) is not None}
+    """HubSpot properties of a planned create: strings, fields without a value left out.
+
+    Without a value (``has_value``) means None, blank text, and the missing markers NaN (float,
+    numpy or ``Decimal``), NaT and pd.NA. So a NaN in a number field is "no value", the engine's rule
+    everywhere (``blank_to_none``, validation): the source has no value, nothing is written; it is
+    never sent as the text "nan". (On a linked pair, a value that became NaN is a cleared value.)
+    """
+    return {m.hubspot: str(row[m.hubspot]) for m in mappings if has_value(row.get(m.hubspot))}
+
+
+def has_value(value: Any) -> bool:
+    """Whether a field holds a value: not None, NaN, NaT, pd.NA or blank text."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip() != ""
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):  # array-likes are values
+        return True
 
 
 def columns_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:

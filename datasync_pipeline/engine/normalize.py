@@ -10,6 +10,7 @@ steps of a few thousand values.
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from functools import lru_cache
@@ -105,7 +106,14 @@ def comparable(series: pd.Series, value_type: ValueType) -> pd.Series:
 
 
 def _canonical_numbers(values: pd.Series) -> pd.Series:
-    """Numbers as text that is equal when the numbers are: integers without a decimal part, others as ``%g``."""
+    """Numbers as text that is equal when the numbers are.
+
+    Integers exactly, whatever their size, without a decimal part (``100``, ``100.0`` and ``1e2`` are
+    ``"100"``; ``9007199254740993`` is not ``9007199254740992``); other numbers at double precision, as
+    the shortest text that reads back as the same double (``repr``: ``1234567.89``; ``%g`` kept six
+    digits, so a change from 1234567.5 to 1234567.9 went unseen); infinities as ``inf`` / ``-inf``.
+    Text that is no number stays as it is.
+    """
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.dtype.kind in "iu":
         canonical = numbers.to_numpy().astype(str).astype(object)
@@ -113,20 +121,34 @@ def _canonical_numbers(values: pd.Series) -> pd.Series:
         as_float = numbers.to_numpy()
         present = ~np.isnan(as_float)
         with np.errstate(invalid="ignore"):
-            # Integral values that fit an int64 are converted at once; the rest one by one.
-            integral = present & (np.floor(as_float) == as_float) & (np.abs(as_float) < 2.0**63)
+            # Integral values that doubles hold exactly are converted at once; the rest one by one.
+            integral = present & (np.floor(as_float) == as_float) & (np.abs(as_float) < _EXACT_DOUBLE)
         canonical = np.full(len(numbers), None, dtype=object)
         canonical[integral] = as_float[integral].astype(np.int64).astype(str).astype(object)
         rest = np.flatnonzero(present & ~integral)
-        canonical[rest] = [_number_text(float(number)) for number in as_float[rest]]
+        texts = values.to_numpy()
+        canonical[rest] = [_number_text(float(as_float[i]), texts[i]) for i in rest]
     else:
-        canonical = numbers.map(lambda n: None if pd.isna(n) else _number_text(n)).to_numpy()
+        canonical = [None if pd.isna(n) else _number_text(float(n), text) for n, text in zip(numbers, values)]
     return pd.Series(canonical, index=values.index, name=values.name, dtype=object).where(numbers.notna(), values)
 
 
-def _number_text(number: float) -> str:
-    if not math.isfinite(number) or number != int(number):
+_EXACT_DOUBLE = 2.0**53  # from here on, doubles skip integers: such numbers are read again from their text
+
+
+def _number_text(number: float, text: object) -> str:
+    """``_canonical_numbers`` of one number (``number``: the double ``text`` reads as)."""
+    if not math.isfinite(number):
         return format(number, "g")
+    if number != int(number):
+        return repr(number)
+    if abs(number) >= _EXACT_DOUBLE:
+        try:
+            exact = decimal.Decimal(str(text).strip())
+        except decimal.InvalidOperation:
+            exact = None
+        if exact is not None and exact.is_finite() and exact == exact.to_integral_value():
+            return str(int(exact))
     return str(int(number))
 
 

@@ -3,12 +3,20 @@
 One schema per sync, built from its mappings: the ``record_id`` is present and unique, number
 fields hold numbers, date fields hold dates, booleans hold booleans, required fields hold a value
 (for records about to be created on the other side, HubSpot and most apps refuse them otherwise).
+A missing value is never invalid, and NaN (float, numpy, ``Decimal``), NaT and pd.NA are missing
+values, like None: a numeric NaN is "no value" (nothing is written from it), not a number to send.
+An infinite number is invalid (neither HubSpot nor most apps hold one), and so is the text "NaN".
+Dates take any year from 1 to 9999 (``0001-01-01`` and ``9999-12-31`` are dates), including epoch
+milliseconds before 1970.
 Validation is lazy: every failing row is collected, each is reported with the column and the
 value's problem, and no row stops the others.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -22,16 +30,33 @@ TRUE_WORDS = {"true", "false", "1", "0", "yes", "no"}
 
 def _is_number(values: pd.Series) -> pd.Series:
     present = values.notna()
-    return ~present | pd.to_numeric(values.where(present), errors="coerce").notna()
+    numbers = pd.to_numeric(values.where(present), errors="coerce")
+    return ~present | np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
 
 
 def _is_date(values: pd.Series) -> pd.Series:
     present = values.notna()
     as_text = values.where(present).astype(object)
-    # Epoch milliseconds (HubSpot) or ISO dates and timestamps (apps).
-    epoch = as_text.astype("string").str.fullmatch(r"\d{10,13}").fillna(False).astype(bool)
+    # Epoch milliseconds (HubSpot; negative before 1970) or ISO dates and timestamps (apps).
+    epoch = as_text.astype("string").str.strip().str.fullmatch(r"-?\d{10,15}").fillna(False).astype(bool)
     parsed = pd.to_datetime(as_text.where(~epoch), errors="coerce", utc=True, format="mixed")
-    return ~present | epoch | parsed.notna()
+    valid = (~present | epoch | parsed.notna()).to_numpy(dtype=bool)
+    # What pandas cannot hold (years before 1677 or after 2262) is parsed as a Python date.
+    unsure = np.flatnonzero(~valid)
+    valid[unsure] = [_is_python_date(value) for value in as_text.to_numpy()[unsure]]
+    return pd.Series(valid, index=values.index)
+
+
+def _is_python_date(value: object) -> bool:
+    if isinstance(value, (date, datetime)):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _is_bool(values: pd.Series) -> pd.Series:

@@ -7,6 +7,7 @@ required) or add custom mappings. Identity (rule 6) says how the first sync matc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -150,6 +151,9 @@ class ResolvedMapping:
     required: bool
     is_default: bool
     app_type: ValueType | None = None  # the app column's type, when declared in the config
+    # False for a custom mapping whose config states no `type`: ``value_type`` is a placeholder
+    # (string) until the HubSpot property definition gives it (``type_checks.with_property_types``).
+    type_declared: bool = True
 
 
 # Values flow between types of one family; across families a value would be refused or mangled.
@@ -199,8 +203,14 @@ ASSOCIATIONS: dict[tuple[str, str], AssociationKind] = {
 }
 
 
-def resolve_mappings(sync: SyncSpec) -> list[ResolvedMapping]:
-    """The mappings in force: defaults (renamed or switched off by the sync) plus its custom ones."""
+def resolve_mappings(sync: SyncSpec, property_types: Mapping[str, ValueType] | None = None) -> list[ResolvedMapping]:
+    """The mappings in force: defaults (renamed or switched off by the sync) plus its custom ones.
+
+    A custom mapping's value type is the one its config states, else the HubSpot property's own type
+    from ``property_types`` (name -> type, read from the property definitions), else undecided yet
+    (``type_declared=False``, string until the definitions are known).
+    """
+    property_types = property_types or {}
     object_type = OBJECT_TYPES[sync.object]
     overrides = {m.hubspot: m for m in sync.mappings}
     resolved: list[ResolvedMapping] = []
@@ -215,5 +225,7 @@ def resolve_mappings(sync: SyncSpec) -> list[ResolvedMapping]:
         resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type))
     for custom in overrides.values():
         if custom.enabled and custom.app:
-            resolved.append(ResolvedMapping(custom.hubspot, custom.app, custom.type or ValueType.STRING, False, False, custom.app_type))
+            value_type = custom.type or property_types.get(custom.hubspot)
+            resolved.append(ResolvedMapping(custom.hubspot, custom.app, value_type or ValueType.STRING, False, False, custom.app_type,
+                                            type_declared=value_type is not None))
     return resolved

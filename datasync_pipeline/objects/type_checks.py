@@ -4,11 +4,18 @@ The config can only check what it declares; at run time the HubSpot property def
 app table's column types are known, so a mapping that cannot carry its values (a number property
 on a text column, a property that does not exist) stops the extract with every problem named,
 before anything is read or written.
+
+The HubSpot property definition decides a custom mapping's value type when its config states none:
+a custom mapping of a ``number`` property to a NUMERIC column needs no ``type: number``. Such a
+mapping is checked against the app column once the definitions have typed it (``with_property_types``),
+and that typed mapping is the one to compare and convert values with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,11 +46,45 @@ def sql_value_type(column_type: sa.types.TypeEngine) -> ValueType:
     return ValueType.STRING
 
 
+def hubspot_value_type(definition: dict[str, Any]) -> ValueType:
+    """The value type of a HubSpot property, from its definition (``GET /crm/v3/properties``)."""
+    return HUBSPOT_TYPES.get(definition.get("type", "string"), ValueType.STRING)
+
+
+def property_types(definitions: Iterable[dict[str, Any]]) -> dict[str, ValueType]:
+    """Property name -> value type, for ``resolve_mappings(sync, property_types=...)``."""
+    return {definition["name"]: hubspot_value_type(definition) for definition in definitions}
+
+
+def with_property_types(mappings: Iterable[ResolvedMapping], definitions: Iterable[dict[str, Any]]) -> list[ResolvedMapping]:
+    """The mappings, each whose config states no type now typed by its HubSpot property definition.
+
+    A property without a definition leaves its mapping as it was (``hubspot_type_problems`` names it).
+    """
+    types = property_types(definitions)
+    return [
+        replace(mapping, value_type=types[mapping.hubspot], type_declared=True)
+        if not mapping.type_declared and mapping.hubspot in types else mapping
+        for mapping in mappings
+    ]
+
+
+def typed_by_hubspot(mappings: list[ResolvedMapping], definitions: Callable[[], Iterable[dict[str, Any]]]) -> list[ResolvedMapping]:
+    """``with_property_types``, calling ``definitions`` (e.g. ``lambda: client.get_properties(object)``)
+    only when a mapping states no type, so syncs without such mappings make no extra call."""
+    if all(mapping.type_declared for mapping in mappings):
+        return mappings
+    return with_property_types(mappings, definitions())
+
+
 def app_type_problems(mappings: Iterable[ResolvedMapping], table: sa.Table) -> list[str]:
+    """Mappings whose app column cannot hold their values; a mapping not typed yet is checked once it is."""
     problems = []
     for mapping in mappings:
         if mapping.app not in table.c:
             continue  # the connector reports missing columns itself
+        if not mapping.type_declared:
+            continue  # its HubSpot property decides its type: see ``with_property_types``
         app_type = sql_value_type(table.c[mapping.app].type)
         if why := incompatibility(mapping.value_type, app_type):
             problems.append(f"{mapping.hubspot} -> {table.name}.{mapping.app} ({table.c[mapping.app].type}): {why}")
@@ -56,10 +97,12 @@ def hubspot_type_problems(mappings: Iterable[ResolvedMapping], object_type: str,
     for mapping in mappings:
         definition = by_name.get(mapping.hubspot)
         if definition is None:
-            problems.append(f"HubSpot {object_type} have no property {mapping.hubspot!r}: create it in HubSpot or fix the mapping")
+            close = difflib.get_close_matches(mapping.hubspot, list(by_name), n=3)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            problems.append(f"HubSpot {object_type} have no property {mapping.hubspot!r}{hint}: create it in HubSpot or fix the mapping")
             continue
-        hubspot_type = HUBSPOT_TYPES.get(definition.get("type", "string"), ValueType.STRING)
-        if why := incompatibility(mapping.value_type, hubspot_type):
+        hubspot_type = hubspot_value_type(definition)
+        if mapping.type_declared and (why := incompatibility(mapping.value_type, hubspot_type)):
             problems.append(f"{mapping.hubspot} is a {definition.get('type')} property in HubSpot but mapped as {mapping.value_type.value}: {why}")
         elif mapping.app_type is not None and (why := incompatibility(hubspot_type, mapping.app_type)):
             problems.append(f"{mapping.hubspot} -> {mapping.app}: {why}")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from datasync_pipeline.state import progress, retries
 from datasync_pipeline.state.tables import metadata, pairs, record_status
+from datasync_pipeline.state.values import json_safe
 
 WRITE_CHUNK = 2_000
 
@@ -82,11 +83,14 @@ class StateStore:
         """Record links with the values each side now holds (None: that side's values are not known here).
 
         A relink of either id replaces the old link; values left None keep what the store had.
+        Values are stored in their JSON form (``state.values.json_safe``): any value a connector
+        reads (Decimal, dates, timestamps, big integers, bytes, numpy and pandas scalars) is kept
+        in a form that compares equal to the same value read fresh.
         """
         now = datetime.now(UTC)
         rows = [
             {"sync": sync, "hubspot_id": str(link.hubspot_id), "app_id": str(link.app_id), "linked_at": now, "synced_at": now,
-             "hubspot_values": link.hubspot_values, "app_values": link.app_values, "status": "synced"}
+             "hubspot_values": json_safe(link.hubspot_values), "app_values": json_safe(link.app_values), "status": "synced"}
             for link in links
         ]
         with self.engine.begin() as connection:

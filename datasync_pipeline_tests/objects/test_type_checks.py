@@ -39,7 +39,8 @@ def test_rule4_missing_or_retyped_hubspot_property_is_named():
 
 
 def test_rule4_a_run_with_an_incompatible_app_column_fails_at_the_extract_and_writes_nothing(tmp_path):
-    scenario = contacts_scenario(tmp_path, extra="    mappings: [{hubspot: loyalty, app: loyalty_points}]")
+    # The type is stated: without one, the HubSpot property (missing here) would decide it.
+    scenario = contacts_scenario(tmp_path, extra="    mappings: [{hubspot: loyalty, app: loyalty_points, type: string}]")
     engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
     with engine.begin() as connection:
         connection.execute(sa.text("ALTER TABLE customers ADD COLUMN loyalty_points INTEGER"))

@@ -3,7 +3,8 @@
 Frames have one column per read column (key, mapped columns, ``updated_at``, external id) under the
 table's own column names. Keys and external ids are strings, whatever their database type, so they
 join with HubSpot ids and the state store; mapped values stay Python objects (``None`` for missing,
-never ``NaN``); ``updated_at`` is ``datetime64[ns, UTC]``. Soft-deleted rows are left out everywhere
+never ``NaN``), except binary values, which are hex text (a driver's ``memoryview`` has no stable text
+to compare or send); ``updated_at`` is ``datetime64[ns, UTC]``. Soft-deleted rows are left out everywhere
 except in ``read_deleted``, which reports them.
 """
 
@@ -177,6 +178,9 @@ class SqlReader:
         frame = pd.DataFrame([tuple(row) for row in rows], columns=names, dtype=object)
         frame = frame.where(frame.notna(), None)
         frame[self._app.key.name] = frame[self._app.key.name].map(str)
+        for column in self._app.read_columns():
+            if isinstance(column.type, sa.types._Binary) and column is not self._app.key:
+                frame[column.name] = frame[column.name].map(lambda value: None if value is None else bytes(value).hex())
         external_id = self._app.external_id
         if external_id is not None:
             frame[external_id.name] = frame[external_id.name].map(lambda value: None if value is None else str(value))

@@ -30,8 +30,8 @@ from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.engine.preview import plan_preview, preview_markdown
-from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
-from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, resolve_mappings
+from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any, typed_by_hubspot
 from datasync_pipeline.ongoing import changes
 from datasync_pipeline.ongoing.matching import match_changes, match_everything
 
@@ -47,6 +47,17 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
+
+    typed_in_run: dict[str, list[ResolvedMapping]] = {}
+
+    def typed(context: dg.AssetExecutionContext) -> list[ResolvedMapping]:
+        """The mappings with the types their HubSpot properties give (read once per run, only when some mapping needs it)."""
+        run_id = context.run.run_id
+        if run_id not in typed_in_run:
+            client = getattr(context.resources, hubspot_key).client
+            typed_in_run.clear()  # one run at a time in a process: keep only this one's
+            typed_in_run[run_id] = typed_by_hubspot(mappings, lambda: client.get_properties(sync.object))
+        return typed_in_run[run_id]
 
     def run_of(context: dg.AssetExecutionContext) -> SyncRunResource:
         return getattr(context.resources, SYNC_RUN_KEY)
@@ -69,22 +80,22 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
         if run_of(context).incremental:
-            frame = changes.read_hubspot_changes(client, store_of(context), sync, mappings, watermark(context, "hubspot"))
+            frame = changes.read_hubspot_changes(client, store_of(context), sync, typed(context), watermark(context, "hubspot"))
         else:
-            raise_if_any(hubspot_type_problems(mappings, sync.object, client.get_properties(sync.object)), where=f"sync {sync.name!r}, HubSpot {sync.object}")
-            frame = frames.hubspot_frame(client.list_records(sync.object, properties=changes.hubspot_properties(sync, mappings)), mappings, sync.name, sync.filters.hubspot)
+            raise_if_any(hubspot_type_problems(typed(context), sync.object, client.get_properties(sync.object)), where=f"sync {sync.name!r}, HubSpot {sync.object}")
+            frame = frames.hubspot_frame(client.list_records(sync.object, properties=changes.hubspot_properties(sync, typed(context))), typed(context), sync.name, sync.filters.hubspot)
         context.log.info(f"read {len(frame):,} HubSpot {sync.object} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, *run_keys},
+    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, hubspot_key, *run_keys},
               description=f"Rows of the app table {sync.table.name!r} renamed to HubSpot property names: all (first sync) or those changed since the watermark.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            raise_if_any(app_type_problems(mappings, connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
+            raise_if_any(app_type_problems(typed(context), connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
             if run_of(context).incremental:
-                frame = changes.read_app_changes(connector, store_of(context), sync, mappings, watermark(context, "app"))
+                frame = changes.read_app_changes(connector, store_of(context), sync, typed(context), watermark(context, "app"))
             else:
-                frame = frames.app_frame(connector.read_all(), mappings, sync.table, sync.filters.app, associations)
+                frame = frames.app_frame(connector.read_all(), typed(context), sync.table, sync.filters.app, associations)
         context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
@@ -97,21 +108,21 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             client = getattr(context.resources, hubspot_key).client
             calls_before = Counter(client.call_counts)
             with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-                result = match_changes(sync, mappings, hubspot, app, store=store, client=client, connector=connector,
+                result = match_changes(sync, typed(context), hubspot, app, store=store, client=client, connector=connector,
                                        app_watermark=watermark(context, "app"),
                                        check_every_link=context.run.tags.get(REASON_TAG) == "reconcile")
             extra = api_call_metadata(client.call_counts, calls_before)
         else:
-            result, extra = match_everything(sync, mappings, hubspot, app, store=store), {}
+            result, extra = match_everything(sync, typed(context), hubspot, app, store=store), {}
         return dg.Output(result, metadata={"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra})
 
-    @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))}, required_resource_keys=run_keys,
+    @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))}, required_resource_keys={hubspot_key, *run_keys},
               description="What the loads will write on each side: creates, updates, conflicts, exclusions.", **common)
     def merge_plan(context: dg.AssetExecutionContext, matched: MatchedRecords) -> dg.Output[MergePlan]:
         if run_of(context).incremental:
-            plan = plan_incremental(matched, mappings, direction=sync.direction, default_app=sync.default_app)
+            plan = plan_incremental(matched, typed(context), direction=sync.direction, default_app=sync.default_app)
         else:
-            plan = plan_first_sync(matched.new, matched.hubspot, matched.app, mappings, direction=sync.direction, default_app=sync.default_app)
+            plan = plan_first_sync(matched.new, matched.hubspot, matched.app, typed(context), direction=sync.direction, default_app=sync.default_app)
         base = matched.changed_pairs.set_index("hubspot_id") if len(matched.changed_pairs) else None
         plan.pairs = plan.pairs.reset_index(drop=True)
         for side, id_column in (("hubspot", "hubspot_id"), ("app", "app_id")):
@@ -131,18 +142,19 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         run = run_of(context)
         if not run.dry_run:
             run.check_lease(sync.name)
-        outcome = load_hubspot(client, store_of(context), sync, mappings, plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
+        outcome = load_hubspot(client, store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata={**outcome.metadata(), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, *run_keys},
-              ins={"plan": dg.AssetIn(key("merge_plan"))},
+    # After the HubSpot load: the app rows it created records for get their new HubSpot ids in the same run.
+    @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, hubspot_key, *run_keys},
+              ins={"plan": dg.AssetIn(key("merge_plan"))}, deps=[key("hubspot_load")],
               description=f"Creates and updates written to the app table {sync.table.name!r}; links kept in the state store.", **common)
     def app_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
         run = run_of(context)
         if not run.dry_run:
             run.check_lease(sync.name)
         with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            outcome = load_app(connector, store_of(context), sync, mappings, plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
+            outcome = load_app(connector, store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
     @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys=run_keys,
