@@ -17,6 +17,7 @@ class ErrorCategory(StrEnum):
     DUPLICATE_ON_OTHER_SIDE = "duplicate_on_other_side"
     DELETED_IN_HUBSPOT = "deleted_in_hubspot"
     DELETED_IN_APP = "deleted_in_app"
+    LINK_CONTRADICTS_IDENTITY = "link_contradicts_identity"
     NOT_FOUND = "not_found"
     RATE_LIMITED = "rate_limited_after_retries"
     MISSING_PERMISSION = "missing_permission"

@@ -1,4 +1,8 @@
-"""Writing a merge plan's app side: idempotent inserts (on the external-id column), updates, links."""
+"""Writing a merge plan's app side: idempotent inserts (on the external-id column), updates, links.
+
+The external-id column keeps the linked HubSpot id of every linked row, not only of the rows the sync
+creates: matched rows whose column is empty or holds another id get it with their updates.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datasync_pipeline.engine.frames import app_columns, columns_of
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.state import Link, StateStore
+from datasync_pipeline.state import echoes
 
 
 def load_app(
@@ -28,9 +33,12 @@ def load_app(
     outcome = LoadOutcome(target="app", dry_run=dry_run, conflicts=len(plan.conflicts))
     outcome.exclude(plan.excluded[plan.excluded["side"] == "hubspot"])
     updates = updates_by_record(plan.app_updates)
+    external_ids = _external_ids_to_write(sync, plan, store, dry_run=dry_run)
+    to_update = list(dict.fromkeys([*updates, *external_ids]))
+    # Filling the external-id column is bookkeeping, not a synced change: counted apart from the updates.
     outcome.unchanged = len(plan.pairs) - len(updates)
     if dry_run:
-        outcome.created, outcome.updated = len(plan.app_creates), len(updates)
+        outcome.created, outcome.updated, outcome.external_ids_written = len(plan.app_creates), len(updates), len(external_ids)
         return outcome
 
     links: list[Link] = []
@@ -53,15 +61,19 @@ def load_app(
                 outcome.fail("hubspot", ref, result.failed[ref])
         outcome.created = len(result.written)
 
-    if updates:
-        log.info(f"updating {len(updates):,} rows of {sync.table.name}")
-        rows = [{sync.table.key: record_id, **app_columns(values, mappings)} for record_id, values in updates.items()]
+    if to_update:
+        log.info(f"updating {len(to_update):,} rows of {sync.table.name}")
+        rows = [{sync.table.key: record_id, **app_columns(updates.get(record_id, {}), mappings), **external_ids.get(record_id, {})}
+                for record_id in to_update]
         result = connector.update(rows)
         for record_id, error in result.failed.items():
             outcome.fail("app", str(record_id), error)
-        outcome.updated = len(result.written)
+        outcome.updated = sum(1 for record_id in result.written if str(record_id) in updates)
+        outcome.external_ids_written = sum(1 for record_id in result.written if str(record_id) in external_ids)
 
     failed_rows = {record_id for side, record_id, status, *_ in outcome.rows if side == "app" and status == "failed"}
+    # The updated_at our writes left: the change probe does not take them for changes (state/echoes.py).
+    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps())
     # Links of created records now; pairs that already existed get their new values at the checkpoint.
     store.link(sync.name, links)
     # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.
@@ -69,3 +81,20 @@ def load_app(
     store.clear_outcomes(sync.name, "app", [a for a in plan.pairs["app_id"] if a not in failed_rows], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome
+
+
+def _external_ids_to_write(sync: SyncSpec, plan: MergePlan, store: StateStore, *, dry_run: bool) -> dict[str, dict[str, str]]:
+    """Per app row whose external-id column lacks its HubSpot id, that column's new value.
+
+    Matched rows whose column is empty or different (from the plan), and rows this run has just created in
+    HubSpot: the HubSpot load runs first (``<sync>/app_load`` depends on it) and linked them.
+    """
+    if not sync.table.external_id:
+        return {}
+    fill = getattr(plan, "app_external_ids", None)
+    wanted = {} if fill is None or fill.empty else {
+        str(app_id): str(hubspot_id) for app_id, hubspot_id in fill[["record_id", "hubspot_id"]].itertuples(index=False)}
+    if not dry_run and len(plan.hubspot_creates):
+        created = store.last_values(sync.name, app_ids=plan.hubspot_creates["ref"])
+        wanted.update({str(app_id): str(hubspot_id) for hubspot_id, app_id in created[["hubspot_id", "app_id"]].itertuples(index=False)})
+    return {app_id: {sync.table.external_id: hubspot_id} for app_id, hubspot_id in wanted.items()}

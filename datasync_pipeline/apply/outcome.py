@@ -20,6 +20,7 @@ class LoadOutcome:
     updated: int = 0
     unchanged: int = 0
     conflicts: int = 0
+    external_ids_written: int = 0  # app rows whose external-id column got their linked HubSpot id
     failed: Counter = field(default_factory=Counter)  # by error category
     excluded: Counter = field(default_factory=Counter)  # by reason
     rows: list[tuple[str, str, str, str, str | None]] = field(default_factory=list)
@@ -45,6 +46,7 @@ class LoadOutcome:
             "datasync/updated": self.updated,
             "datasync/unchanged": self.unchanged,
             "datasync/conflicts": self.conflicts,
+            "datasync/external_ids_written": self.external_ids_written,
             "datasync/failed": sum(self.failed.values()),
             "datasync/excluded": sum(self.excluded.values()),
         }

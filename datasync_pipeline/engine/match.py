@@ -4,7 +4,17 @@ Pairs come, in this order, from: links already known (the state store), origin i
 earlier run (a HubSpot record carrying the app key in ``datasync_id``, an app row carrying the
 HubSpot id in its external-id column; these make a rerun after a crash link instead of
 duplicate), then the object's identity keys. Identity keys are tried one after another on what
-is still unmatched: contacts by email; companies by domain, then name; products by SKU, then name.
+is still unmatched: contacts by email; companies by domain, then name; products by SKU, then by
+name where at least one of the two has no SKU (two SKUs decide alone: "Bolt" B-1 is not "Bolt" B-2).
+
+Links are evidence, identity is the rule. A link or origin id whose two records both have an
+identity that disagrees is not trusted: both records are matched by identity like unlinked ones.
+A stored link is kept when the disagreement is a change since the last sync (the records agreed
+then, one of them has changed its identity since: an email edited on one side, not synced yet).
+A record that an untrusted origin id still points at is not created on the other side (the create
+would land on the record holding the id) and fails with ``link_contradicts_identity`` until the
+reference is cleared. A linked record that lost its identity (its email became invalid) stays
+linked: its pair is neither synced nor recreated, and the record fails with ``invalid_email``.
 
 Two records of one side with the same identity are a duplicate: the one with the lowest id
 takes part, the others are excluded with the reason ``duplicate identity`` and reported, so a
@@ -26,11 +36,17 @@ from pandas.api.types import infer_dtype
 
 from datasync_pipeline.engine.filters import IN_FILTERS
 from datasync_pipeline.engine.normalize import blank_to_none, email_key, object_array, valid_email_mask
+from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.objects.catalogue import Identity
 
 NO_UNIQUE_IDENTITY = "no unique identity"
 DUPLICATE_IDENTITY = "duplicate identity"
 OUTSIDE_FILTERS = "outside filters"
+
+FAILED_COLUMNS = ["side", "record_id", "category", "detail"]
+BASE_COLUMNS = ["hubspot_id", "app_id", "hubspot_values", "app_values"]
+# How two records' identities compare.
+AGREE, UNKNOWN, CONTRADICT = 1, 0, -1
 
 
 @dataclass
@@ -43,11 +59,32 @@ class MatchResult:
     # Row positions of each pair's records in the frames given to match_records: lets the plan
     # find them without indexing a million ids again (it checks them against the ids first).
     pair_rows: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # Records that cannot sync because of a link: side, record_id, category, detail.
+    failed: pd.DataFrame = field(default_factory=lambda: _empty_failed())
+    # Links and origin ids whose records' identities disagree (hubspot_id, app_id, matched_by, explained:
+    # kept because the disagreement is a change since the last sync).
+    contradicted: pd.DataFrame = field(default_factory=lambda: _empty_contradicted())
+    # The last synced values of the pairs linked in the state store: merged three ways, not compared.
+    base: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BASE_COLUMNS, dtype=object))
 
 
 def _empty_excluded() -> pd.DataFrame:
     return pd.DataFrame({"side": pd.Series(dtype=object), "record_id": pd.Series(dtype=object),
                          "reason": pd.Series(dtype=object), "detail": pd.Series(dtype=object)})
+
+
+def _empty_failed() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FAILED_COLUMNS})
+
+
+def _empty_contradicted() -> pd.DataFrame:
+    return pd.DataFrame({"hubspot_id": pd.Series(dtype=object), "app_id": pd.Series(dtype=object),
+                         "matched_by": pd.Series(dtype=object), "explained": pd.Series(dtype=bool)})
+
+
+def _failed(side: str, record_ids: np.ndarray, category: ErrorCategory, detail: object) -> pd.DataFrame:
+    return pd.DataFrame({"side": side, "record_id": record_ids, "category": str(category), "detail": detail},
+                        columns=FAILED_COLUMNS, dtype=object)
 
 
 def _excluded(side: str, record_ids: np.ndarray, reason: str, detail: object) -> pd.DataFrame:
@@ -96,15 +133,16 @@ def match_records(
     # Rows taking part (a valid email where required, inside the filters unless linked).
     hubspot_part, app_part = np.ones(len(hubspot), dtype=bool), np.ones(len(app), dtype=bool)
     hubspot_cleared = app_cleared = None
+    hubspot_has_email, app_has_email = np.zeros(len(hubspot), dtype=bool), np.zeros(len(app), dtype=bool)
+    without_identity = [_empty_excluded(), _empty_excluded()]
     if identity is Identity.EMAIL:
         hubspot_codes, app_codes, addresses = _joint_codes(_email_keys(hubspot), _email_keys(app))
+        hubspot_has_email, app_has_email = hubspot_codes >= 0, app_codes >= 0
         # Each distinct address is checked once, whichever sides hold it.
         verdicts = valid_email_mask(pd.Series(addresses, dtype=object)).to_numpy()
         hubspot_valid, app_valid = _code_flags(verdicts, hubspot_codes), _code_flags(verdicts, app_codes)
-        hubspot_part, hubspot_cleared, dropped = _require_valid_email(hubspot, "hubspot", hubspot_codes, hubspot_valid, allow_contacts_without_email)
-        excluded.append(dropped)
-        app_part, app_cleared, dropped = _require_valid_email(app, "app", app_codes, app_valid, allow_contacts_without_email)
-        excluded.append(dropped)
+        hubspot_part, hubspot_cleared, without_identity[0] = _require_valid_email(hubspot, "hubspot", hubspot_codes, hubspot_valid, allow_contacts_without_email)
+        app_part, app_cleared, without_identity[1] = _require_valid_email(app, "app", app_codes, app_valid, allow_contacts_without_email)
         # An invalid address is no identity, even where the sync lets its contact take part.
         keys = [(np.where(hubspot_valid, hubspot_codes, -1), np.where(app_valid, app_codes, -1), addresses)]
         keys = keys if "email" in hubspot and "email" in app else []
@@ -112,12 +150,22 @@ def match_records(
         keys = [_joint_codes(hubspot_key, app_key)
                 for hubspot_key, app_key in zip(identity_keys(hubspot, identity, domain_counts=domain_counts),
                                                 identity_keys(app, identity, domain_counts=domain_counts))]
+    passes, cross = _identity_passes(identity, keys)
 
-    pairs = [_origin_pairs(hubspot, app, hubspot_part, app_part, known_pairs)]
-    rows = [(None, None)]  # row positions of each batch of pairs; unknown for the origin pairs
+    established = _established_pairs(hubspot, app, hubspot_ids, app_ids, hubspot_part, app_part, identity, keys, known_pairs,
+                                     domain_counts=domain_counts)
+    pairs = [established.pairs]
+    rows = [established.rows]
+    # A linked record that lost its identity fails (it is not excluded); its pair stays, unsynced.
+    held_hubspot, held_app = established.held
+    failed = [_lost_identity("hubspot", hubspot_ids, held_hubspot, app_ids[held_app], hubspot_part, hubspot_has_email, "app"),
+              _lost_identity("app", app_ids, held_app, hubspot_ids[held_hubspot], app_part, app_has_email, "HubSpot")]
+    for dropped, lost in zip(without_identity, failed):
+        excluded.append(dropped[~dropped["record_id"].isin(lost["record_id"])] if len(lost) else dropped)
     # Rows paired so far, or excluded as duplicates: out of the next identity passes.
-    hubspot_linked = _rows_with_ids(hubspot_ids, pairs[0]["hubspot_id"]) & hubspot_part
-    app_linked = _rows_with_ids(app_ids, pairs[0]["app_id"]) & app_part
+    hubspot_linked, app_linked = np.zeros(len(hubspot), dtype=bool), np.zeros(len(app), dtype=bool)
+    hubspot_linked[np.concatenate([established.rows[0], held_hubspot])] = True
+    app_linked[np.concatenate([established.rows[1], held_app])] = True
     # Filters act on the first sync only: linked records keep syncing whatever the filters say.
     hubspot_part, dropped = _outside_filters(hubspot, "hubspot", hubspot_part, hubspot_linked)
     excluded.append(dropped)
@@ -127,7 +175,7 @@ def match_records(
     # Records linked by an earlier run keep their identity: an unlinked record sharing it is a duplicate
     # (without this, a duplicate excluded by the first run would be created by the second).
     hubspot_origin, app_origin = hubspot_linked.copy(), app_linked.copy()
-    for hubspot_codes, app_codes, distinct_keys in keys:
+    for hubspot_codes, app_codes, distinct_keys in passes:
         for side, ids, codes, part, linked, origin in (("hubspot", hubspot_ids, hubspot_codes, hubspot_part, hubspot_linked, hubspot_origin),
                                                          ("app", app_ids, app_codes, app_part, app_linked, app_origin)):
             dropped = _duplicates_of_linked(ids, codes, part & ~linked & (codes >= 0), origin & (codes >= 0), len(distinct_keys), side)
@@ -155,20 +203,46 @@ def match_records(
         hubspot_linked[hubspot_rows] = True
         app_linked[app_rows] = True
 
+    if cross is not None:
+        # Products: a record with a SKU still matches by name one of the other side that has none.
+        hubspot_names, app_names, hubspot_sku, app_sku, distinct = cross
+        for hubspot_with_sku in (False, True):
+            hubspot_rows, app_rows = _paired_by_code(
+                hubspot_ids, np.flatnonzero(hubspot_part & ~hubspot_linked & (hubspot_names >= 0) & (hubspot_sku == hubspot_with_sku)), hubspot_names,
+                app_ids, np.flatnonzero(app_part & ~app_linked & (app_names >= 0) & (app_sku != hubspot_with_sku)), app_names, len(distinct))
+            pairs.append(pd.DataFrame({"hubspot_id": hubspot_ids[hubspot_rows], "app_id": app_ids[app_rows], "matched_by": "identity"}))
+            rows.append((hubspot_rows, app_rows))
+            hubspot_linked[hubspot_rows] = True
+            app_linked[app_rows] = True
+
+    # What is left would be created on the other side, unless a record there holds its origin id.
+    hubspot_claimed, dropped = _claimed_by_other_record(
+        "hubspot", hubspot_ids, hubspot_part & ~hubspot_linked, app_ids, app.get("_origin_hubspot_id"),
+        "app record {holder} holds this record's id in its external-id column but is not its match "
+        "(their identities differ, or it is linked to another record): creating this record in the app would overwrite it")
+    failed.append(dropped)
+    app_claimed, dropped = _claimed_by_other_record(
+        "app", app_ids, app_part & ~app_linked, hubspot_ids, hubspot.get("_origin_app_id"),
+        "HubSpot record {holder} carries this record's datasync_id but is not its match "
+        "(their identities differ, or it is linked to another record): creating this record in HubSpot would overwrite it")
+    failed.append(dropped)
+
     all_pairs = pd.concat(pairs, ignore_index=True)
     all_excluded = pd.concat(excluded, ignore_index=True)
-    hubspot_only = _unlinked(hubspot, hubspot_part & ~hubspot_linked, hubspot_cleared)
-    app_only = _unlinked(app, app_part & ~app_linked, app_cleared)
+    all_failed = pd.concat(failed, ignore_index=True)
+    hubspot_only = _unlinked(hubspot, hubspot_part & ~hubspot_linked & ~hubspot_claimed, hubspot_cleared)
+    app_only = _unlinked(app, app_part & ~app_linked & ~app_claimed, app_cleared)
     counts = {
         "matched": len(all_pairs),
         "hubspot_only": len(hubspot_only),
         "app_only": len(app_only),
+        "contradicted_links": int((~established.contradicted["explained"]).sum()),
         **{f"excluded/{reason}": int(n) for reason, n in all_excluded["reason"].value_counts().items()},
+        **{f"failed/{category}": int(n) for category, n in all_failed["category"].value_counts().items()},
     }
-    pair_rows = None
-    if not len(pairs[0]):
-        pair_rows = tuple(np.concatenate([np.empty(0, dtype=np.intp), *(batch[side] for batch in rows[1:])]) for side in (0, 1))
-    return MatchResult(all_pairs, hubspot_only, app_only, all_excluded, counts, pair_rows)
+    pair_rows = tuple(np.concatenate([np.empty(0, dtype=np.intp), *(batch[side] for batch in rows)]) for side in (0, 1))
+    return MatchResult(all_pairs, hubspot_only, app_only, all_excluded, counts, pair_rows,
+                       failed=all_failed, contradicted=established.contradicted, base=established.base)
 
 
 def _email_keys(frame: pd.DataFrame) -> pd.Series:
@@ -289,23 +363,205 @@ def _numeric_ids(ids: np.ndarray) -> np.ndarray:
     return pd.to_numeric(pd.Series(ids, dtype=object), errors="coerce").to_numpy()
 
 
-def _origin_pairs(hubspot: pd.DataFrame, app: pd.DataFrame, hubspot_part: np.ndarray, app_part: np.ndarray,
-                  known_pairs: pd.DataFrame | None) -> pd.DataFrame:
-    """Pairs already established: from the state store and from the origin ids earlier runs wrote."""
-    found = []
+def _identity_passes(identity: Identity, keys: list) -> tuple[list, tuple | None]:
+    """The identity passes over the joint key codes, and for products the name matches across SKU / no SKU.
+
+    Products: the SKU pass, then the name pass among records without a SKU (records with SKUs are told
+    apart by them: sharing a name makes them neither a match nor duplicates), then ``cross``: names
+    matched between a record with a SKU and one without.
+    """
+    if identity is not Identity.SKU_OR_NAME or len(keys) < 2:
+        return keys, None
+    (hubspot_sku, app_sku, _), (hubspot_names, app_names, names) = keys
+    name_pass = (np.where(hubspot_sku >= 0, -1, hubspot_names), np.where(app_sku >= 0, -1, app_names), names)
+    return [keys[0], name_pass], (hubspot_names, app_names, hubspot_sku >= 0, app_sku >= 0, names)
+
+
+def _verdicts(identity: Identity, left: list[np.ndarray], right: list[np.ndarray], size: int) -> np.ndarray:
+    """Per pair of records, whether their identities agree, contradict, or cannot be compared (``UNKNOWN``).
+
+    ``left`` / ``right``: per identity key, each record's key code (-1: none; equal keys, equal codes).
+    Products: the first key both records have decides (the SKU when both have one, else the name).
+    The others: a key both have and share agrees; keys both have, all different, contradict.
+    """
+    verdict = np.full(size, UNKNOWN, dtype=np.int8)
+    for left_codes, right_codes in zip(left, right):
+        both = (left_codes >= 0) & (right_codes >= 0)
+        if identity is Identity.SKU_OR_NAME:
+            both &= verdict == UNKNOWN
+            verdict[both] = np.where(left_codes[both] == right_codes[both], AGREE, CONTRADICT)
+        else:
+            verdict[both & (verdict == UNKNOWN)] = CONTRADICT
+            verdict[both & (left_codes == right_codes)] = AGREE
+    return verdict
+
+
+@dataclass
+class _Established:
+    """The links earlier runs left that identity does not refute."""
+
+    pairs: pd.DataFrame  # hubspot_id, app_id, matched_by: both records take part
+    rows: tuple[np.ndarray, np.ndarray]
+    held: tuple[np.ndarray, np.ndarray]  # rows of the links whose record lost its identity
+    contradicted: pd.DataFrame
+    base: pd.DataFrame
+
+
+def _established_pairs(hubspot: pd.DataFrame, app: pd.DataFrame, hubspot_ids: np.ndarray, app_ids: np.ndarray,
+                       hubspot_part: np.ndarray, app_part: np.ndarray, identity: Identity, keys: list,
+                       known_pairs: pd.DataFrame | None, *, domain_counts: bool) -> _Established:
+    references = _references(hubspot, app, hubspot_ids, app_ids, known_pairs)
+    hubspot_rows, app_rows = references["hubspot_row"].to_numpy(dtype=np.intp), references["app_row"].to_numpy(dtype=np.intp)
+    verdict = _verdicts(identity, [k[0][hubspot_rows] for k in keys], [k[1][app_rows] for k in keys], len(references))
+    contradicts = verdict == CONTRADICT
+    explained = np.zeros(len(references), dtype=bool)
+    stored = np.flatnonzero(contradicts & (references["matched_by"] == "state").to_numpy())
+    stored = stored[_has_values(references.iloc[stored])]
+    if len(stored):
+        explained[stored] = _explained_by_one_side(
+            identity, keys, hubspot, app, hubspot_rows[stored], app_rows[stored],
+            references["hubspot_values"].to_numpy(dtype=object)[stored], references["app_values"].to_numpy(dtype=object)[stored],
+            domain_counts=domain_counts)
+    contradicted = references.loc[contradicts, ["hubspot_id", "app_id", "matched_by"]].assign(explained=explained[contradicts])
+    # A record counts in one link only: stored links first, then HubSpot's origin ids, then the app's.
+    kept = references[~contradicts | explained].drop_duplicates(subset=["hubspot_id"]).drop_duplicates(subset=["app_id"])
+    hubspot_rows, app_rows = kept["hubspot_row"].to_numpy(dtype=np.intp), kept["app_row"].to_numpy(dtype=np.intp)
+    taking_part = hubspot_part[hubspot_rows] & app_part[app_rows]
+    synced = kept[taking_part]
+    base = synced[(synced["matched_by"] == "state").to_numpy() & _has_values(synced)]
+    return _Established(
+        synced[["hubspot_id", "app_id", "matched_by"]].reset_index(drop=True), (hubspot_rows[taking_part], app_rows[taking_part]),
+        (hubspot_rows[~taking_part], app_rows[~taking_part]), contradicted.reset_index(drop=True), base[BASE_COLUMNS].reset_index(drop=True))
+
+
+def _references(hubspot: pd.DataFrame, app: pd.DataFrame, hubspot_ids: np.ndarray, app_ids: np.ndarray,
+                known_pairs: pd.DataFrame | None) -> pd.DataFrame:
+    """Every link earlier runs left whose two records are here: stored links, then HubSpot's origin ids, then the app's.
+
+    Columns: hubspot_id, app_id, matched_by, hubspot_values, app_values (stored links that have them), and
+    the rows of both records.
+    """
+    columns = ["hubspot_id", "app_id", "matched_by", "hubspot_values", "app_values"]
+    found = [pd.DataFrame({c: pd.Series(dtype=object) for c in columns})]
     if known_pairs is not None and len(known_pairs):
-        found.append(known_pairs[["hubspot_id", "app_id"]].astype(str).assign(matched_by="state"))
+        stored = pd.DataFrame({"hubspot_id": known_pairs["hubspot_id"].astype(str).to_numpy(dtype=object),
+                               "app_id": known_pairs["app_id"].astype(str).to_numpy(dtype=object), "matched_by": "state"})
+        for column in ("hubspot_values", "app_values"):
+            stored[column] = known_pairs[column].to_numpy(dtype=object) if column in known_pairs else None
+        found.append(stored)
     if "_origin_app_id" in hubspot:
-        origin = hubspot.loc[hubspot_part & hubspot["_origin_app_id"].notna().to_numpy(), ["record_id", "_origin_app_id"]].dropna()
-        found.append(pd.DataFrame({"hubspot_id": origin["record_id"], "app_id": origin["_origin_app_id"].astype(str), "matched_by": "origin"}))
+        has = hubspot["_origin_app_id"].notna().to_numpy()
+        found.append(pd.DataFrame({"hubspot_id": hubspot_ids[has], "app_id": hubspot["_origin_app_id"][has].astype(str).to_numpy(dtype=object),
+                                   "matched_by": "origin"}))
     if "_origin_hubspot_id" in app:
-        origin = app.loc[app_part & app["_origin_hubspot_id"].notna().to_numpy(), ["record_id", "_origin_hubspot_id"]].dropna()
-        found.append(pd.DataFrame({"hubspot_id": origin["_origin_hubspot_id"].astype(str), "app_id": origin["record_id"], "matched_by": "origin"}))
-    found = [pairs for pairs in found if len(pairs)]
-    if not found:
-        return pd.DataFrame({"hubspot_id": pd.Series(dtype=object), "app_id": pd.Series(dtype=object), "matched_by": pd.Series(dtype=object)})
-    pairs = pd.concat(found, ignore_index=True)
-    # A pair counts once, and only when both records still exist on their sides.
-    pairs = pairs[pairs["hubspot_id"].isin(hubspot["record_id"][hubspot_part]) & pairs["app_id"].isin(app["record_id"][app_part])]
-    pairs = pairs.drop_duplicates(subset=["hubspot_id"]).drop_duplicates(subset=["app_id"])
-    return pairs.reset_index(drop=True)
+        has = app["_origin_hubspot_id"].notna().to_numpy()
+        found.append(pd.DataFrame({"hubspot_id": app["_origin_hubspot_id"][has].astype(str).to_numpy(dtype=object), "app_id": app_ids[has],
+                                   "matched_by": "origin"}))
+    references = pd.concat([f for f in found if len(f)] or found[:1], ignore_index=True).reindex(columns=columns)
+    references["hubspot_row"] = _positions(hubspot_ids, references["hubspot_id"])
+    references["app_row"] = _positions(app_ids, references["app_id"])
+    present = (references["hubspot_row"] >= 0) & (references["app_row"] >= 0)
+    return references[present].drop_duplicates(subset=["hubspot_id", "app_id"]).reset_index(drop=True)
+
+
+def _positions(ids: np.ndarray, wanted: pd.Series) -> np.ndarray:
+    """The row of each wanted id (its first, should ids repeat), -1 where it is not there."""
+    wanted = wanted.to_numpy(dtype=object)
+    index = pd.Index(ids, dtype=object)
+    if index.is_unique:
+        return index.get_indexer(wanted)
+    first = np.flatnonzero(~index.duplicated())
+    found = pd.Index(ids[first], dtype=object).get_indexer(wanted)
+    return np.where(found >= 0, first[np.maximum(found, 0)], -1)
+
+
+def _has_values(links: pd.DataFrame) -> np.ndarray:
+    """Which links carry last synced values (a non-empty dict for either side)."""
+    return np.fromiter(((isinstance(h, dict) and bool(h)) or (isinstance(a, dict) and bool(a))
+                        for h, a in zip(links["hubspot_values"], links["app_values"])), dtype=bool, count=len(links))
+
+
+def _explained_by_one_side(identity: Identity, keys: list, hubspot: pd.DataFrame, app: pd.DataFrame,
+                           hubspot_rows: np.ndarray, app_rows: np.ndarray, hubspot_then: np.ndarray, app_then: np.ndarray,
+                           *, domain_counts: bool) -> np.ndarray:
+    """Whether a stored link's disagreement is a change since the last sync.
+
+    It is when the two records agreed then, and one of them kept its identity while the other changed
+    it (an email edited on one side, not synced yet): the three-way merge then carries the change over.
+    """
+    hubspot_base = _base_keys(hubspot_then, hubspot, identity, domain_counts=domain_counts)
+    app_base = _base_keys(app_then, app, identity, domain_counts=domain_counts)
+    hubspot_now, app_now, hubspot_before, app_before = [], [], [], []
+    for (hubspot_codes, app_codes, distinct), hubspot_key, app_key in zip(keys, hubspot_base, app_base):
+        # The keys then, coded like the keys now: the distinct keys come first, so their codes stay.
+        codes, _ = pd.factorize(np.concatenate([distinct, hubspot_key, app_key]))
+        hubspot_before.append(codes[len(distinct):len(distinct) + len(hubspot_key)])
+        app_before.append(codes[len(distinct) + len(hubspot_key):])
+        hubspot_now.append(hubspot_codes[hubspot_rows])
+        app_now.append(app_codes[app_rows])
+    size = len(hubspot_rows)
+    agreed = _verdicts(identity, hubspot_before, app_before, size) == AGREE
+    hubspot_kept = _verdicts(identity, hubspot_now, hubspot_before, size) == AGREE
+    app_kept = _verdicts(identity, app_now, app_before, size) == AGREE
+    return agreed & (hubspot_kept != app_kept)
+
+
+def _base_keys(values: np.ndarray, frame: pd.DataFrame, identity: Identity, *, domain_counts: bool) -> list[np.ndarray]:
+    """The identity keys of last synced values (dicts), as ``identity_keys`` gives them for the frame's records."""
+    fields = [name for name in ("email", "domain", "name", "hs_sku") if name in frame]
+    then = pd.DataFrame([v if isinstance(v, dict) else {} for v in values], columns=fields, dtype=object)
+    keys = identity_keys(then, identity, domain_counts=domain_counts)
+    if identity is Identity.EMAIL:
+        keys = [key.where(valid_email_mask(key).to_numpy(), None) for key in keys]
+    return [key.to_numpy(dtype=object) for key in keys]
+
+
+def _lost_identity(side: str, ids: np.ndarray, rows: np.ndarray, partner_ids: np.ndarray, part: np.ndarray,
+                   has_email: np.ndarray, other_side: str) -> pd.DataFrame:
+    """The records of kept links that no longer take part (their email became invalid or empty), in row order."""
+    lost = ~part[rows]
+    if not lost.any():
+        return _empty_failed()
+    order = np.argsort(rows[lost], kind="stable")
+    lost_rows, partners = rows[lost][order], partner_ids[lost][order]
+    detail = object_array([f"linked to {other_side} record {partner}, but {'its email is not valid' if has_email[row] else 'it has no email'}: "
+                           "the pair is kept and does not sync until the record has a valid email"
+                           for row, partner in zip(lost_rows, partners)])
+    return _failed(side, ids[lost_rows], ErrorCategory.INVALID_EMAIL, detail)
+
+
+def _paired_by_code(hubspot_ids: np.ndarray, hubspot_rows: np.ndarray, hubspot_codes: np.ndarray,
+                    app_ids: np.ndarray, app_rows: np.ndarray, app_codes: np.ndarray, distinct: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of these rows with equal codes, listed by HubSpot id; where several of a side share a code, the lowest id."""
+    hubspot_rows, app_rows = _lowest_per_code(hubspot_ids, hubspot_rows, hubspot_codes), _lowest_per_code(app_ids, app_rows, app_codes)
+    app_row_by_code = np.full(distinct, -1, dtype=np.intp)
+    app_row_by_code[app_codes[app_rows]] = app_rows
+    partner = app_row_by_code[hubspot_codes[hubspot_rows]]
+    hubspot_rows, app_rows = hubspot_rows[partner >= 0], partner[partner >= 0]
+    order = _lowest_id_first(hubspot_ids[hubspot_rows])
+    return hubspot_rows[order], app_rows[order]
+
+
+def _lowest_per_code(ids: np.ndarray, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    if not len(rows):
+        return rows
+    ordered = rows[_lowest_id_first(ids[rows])]
+    return ordered[~pd.Series(codes[ordered]).duplicated().to_numpy()]
+
+
+def _claimed_by_other_record(side: str, ids: np.ndarray, free: np.ndarray, holder_ids: np.ndarray, references: pd.Series | None,
+                             message: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Free records that a record of the other side refers to (its origin id) without being their pair.
+
+    Creating them would land on that record (a HubSpot create upserts on ``datasync_id``, an app create
+    on the external-id column), so they fail until the stale reference is cleared.
+    """
+    claimed = np.zeros(len(ids), dtype=bool)
+    present = references.notna().to_numpy() if references is not None else claimed[:0]
+    if not free.any() or not present.any():
+        return claimed, _empty_failed()
+    holder_by_id = pd.Series(holder_ids[present], index=references[present].astype(str).to_numpy(dtype=object), dtype=object)
+    holder_by_id = holder_by_id[~holder_by_id.index.duplicated()]
+    claimed = free & pd.Series(ids, dtype=object).isin(holder_by_id.index).to_numpy()
+    detail = object_array([message.format(holder=holder) for holder in holder_by_id.reindex(ids[claimed]).to_numpy()])
+    return claimed, _failed(side, ids[claimed], ErrorCategory.LINK_CONTRADICTS_IDENTITY, detail)

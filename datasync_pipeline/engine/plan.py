@@ -6,6 +6,11 @@ For every matched pair and field, with the sync's direction deciding which sides
 - both have values that differ: the default app's value wins, so the target is written only when
   the source is the default app; every such difference is recorded as a conflict.
 Unmatched records are created on the other side when the direction lets them flow there.
+
+Pairs already linked in the state store with last synced values (a first sync run again) are not
+compared but merged three ways against those values, as an incremental run merges them
+(``three_way``): a change on one side since the last sync flows, only a change on both is a conflict.
+The plan also lists the matched app rows whose external-id column does not hold their HubSpot id.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from datasync_pipeline.engine.normalize import blank_to_none, comparable_values,
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
 UPDATE_COLUMNS = ["record_id", "other_id", "field", "value"]
+EXTERNAL_ID_COLUMNS = ["record_id", "hubspot_id"]
 CONFLICT_COLUMNS = ["hubspot_id", "app_id", "field", "hubspot_value", "app_value", "winner"]
 
 
@@ -36,6 +42,8 @@ class MergePlan:
     conflicts: pd.DataFrame
     excluded: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+    # Matched app rows (record_id: app id) whose external-id column is empty or holds another id.
+    app_external_ids: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object))
 
 
 def flows(direction: Direction, to: Side) -> bool:
@@ -56,7 +64,14 @@ def plan_first_sync(
 ) -> MergePlan:
     fields = [m.hubspot for m in mappings]
     pairs = matched.pairs
-    joined = _Joined.of(matched, hubspot, app, fields)
+    base = getattr(matched, "base", None)
+    merged = pairs["hubspot_id"].isin(base["hubspot_id"]).to_numpy() if base is not None and len(base) else np.zeros(len(pairs), dtype=bool)
+    pair_rows = getattr(matched, "pair_rows", None)
+    if merged.any():
+        pair_rows = tuple(rows[~merged] for rows in pair_rows) if pair_rows is not None and len(pair_rows[0]) == len(pairs) else None
+        joined = _Joined.of(pairs[~merged], pair_rows, hubspot, app, fields)
+    else:
+        joined = _Joined.of(pairs, pair_rows, hubspot, app, fields)
     hubspot_updates, app_updates, conflicts = [], [], []
     for mapping in mappings:
         compared = _compare(joined, mapping)
@@ -71,6 +86,14 @@ def plan_first_sync(
         if flows(direction, Side.APP):
             write = (hubspot_has & ~app_has) | (differ & (default_app is Side.HUBSPOT))
             app_updates.append(_updates(write, joined.app_ids, joined.hubspot_ids, mapping.hubspot, compared.hubspot_text))
+    if merged.any():
+        from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values  # three_way builds on this module
+
+        laid_out = pairs_with_values(base, hubspot, app, fields)
+        to_hubspot, to_app, found = merge_three_way(laid_out, mappings, direction=direction, default_app=default_app)
+        hubspot_updates.append(to_hubspot)
+        app_updates.append(to_app)
+        conflicts.append(found)
 
     hubspot_creates = _creates(matched.app_only, fields) if flows(direction, Side.HUBSPOT) else _creates(matched.app_only.iloc[:0], fields)
     app_creates = _creates(matched.hubspot_only, fields) if flows(direction, Side.APP) else _creates(matched.hubspot_only.iloc[:0], fields)
@@ -82,6 +105,7 @@ def plan_first_sync(
         app_updates=_concat(app_updates, UPDATE_COLUMNS),
         conflicts=_concat(conflicts, CONFLICT_COLUMNS),
         excluded=matched.excluded,
+        app_external_ids=_external_ids_to_fill(pairs, app),
     )
     plan.counts = {
         "matched": len(pairs),
@@ -189,10 +213,10 @@ class _Joined:
         self.in_row_order = np.argsort(self.hubspot_rows, kind="stable")
 
     @classmethod
-    def of(cls, matched: MatchResult, hubspot: pd.DataFrame, app: pd.DataFrame, fields: list[str]) -> _Joined:
-        pairs = matched.pairs
+    def of(cls, pairs: pd.DataFrame, pair_rows: tuple[np.ndarray, np.ndarray] | None, hubspot: pd.DataFrame, app: pd.DataFrame,
+           fields: list[str]) -> _Joined:
         hubspot_ids, app_ids = pairs["hubspot_id"].to_numpy(dtype=object), pairs["app_id"].to_numpy(dtype=object)
-        hint = getattr(matched, "pair_rows", None) or (None, None)
+        hint = pair_rows or (None, None)
         hubspot_rows = _rows_of(hubspot["record_id"], hubspot_ids, hint[0])
         app_rows = _rows_of(app["record_id"], app_ids, hint[1]) if hubspot_rows is not None else None
         if hubspot_rows is not None and app_rows is not None:
@@ -228,6 +252,31 @@ def _rows_of(record_ids: pd.Series, wanted: np.ndarray, hint: np.ndarray | None)
         return None
     rows = index.get_indexer(wanted)
     return None if (rows < 0).any() else rows
+
+
+def _external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame) -> pd.DataFrame:
+    """Matched app rows whose external-id column does not hold their HubSpot id (empty, or another id).
+
+    Left out: rows not in the frame (their column is not known here), and HubSpot ids another app row
+    already holds (that row's reference is stale: writing the id twice would break a unique column).
+    """
+    if "_origin_hubspot_id" not in app or not len(pairs):
+        return pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object)
+    ids = pd.Index(app["record_id"].to_numpy(dtype=object), dtype=object)
+    held = app["_origin_hubspot_id"].to_numpy(dtype=object)
+    if not ids.is_unique:
+        first = ~ids.duplicated()
+        ids, held = ids[first], held[first]
+    rows = ids.get_indexer(pairs["app_id"].to_numpy(dtype=object))
+    hubspot_ids = pairs["hubspot_id"].to_numpy(dtype=object)
+    current = np.where(rows >= 0, held[np.maximum(rows, 0)], None) if len(held) else np.full(len(rows), None, dtype=object)
+    present = ~pd.isna(current)
+    wrong = (rows >= 0) & (~present | (pd.Series(current).astype(str).to_numpy(dtype=object) != hubspot_ids))
+    if not wrong.any():
+        return pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object)
+    taken = pd.Series(hubspot_ids).isin(pd.Series(held[~pd.isna(held)]).astype(str)).to_numpy()
+    fill = wrong & ~taken
+    return pd.DataFrame({"record_id": pairs["app_id"].to_numpy(dtype=object)[fill], "hubspot_id": hubspot_ids[fill]})
 
 
 def _updates(write: np.ndarray, target_ids: np.ndarray, other_ids: np.ndarray, field_name: str, values: np.ndarray) -> pd.DataFrame:

@@ -77,6 +77,17 @@ CATEGORY_GUIDES: dict[ErrorCategory, Guide] = {
         "The linked app record was deleted; the HubSpot record is kept and no longer syncs.",
         _restore_steps("app", "the app"),
     ),
+    ErrorCategory.LINK_CONTRADICTS_IDENTITY: Guide(
+        "Link contradicts identity",
+        "A record of the other side refers to this one (its datasync_id in HubSpot, or its id in the app's external-id "
+        "column) but is not its match: their identities differ (another email, SKU or name), or it is linked to another "
+        "record. The reference is not trusted: writing through it would overwrite someone else's record.",
+        ("The message names the record holding the stale reference. Usually it was synced with another database or "
+         "portal (a staging copy) under the same sync name.",
+         "Clear that reference: empty the `datasync_id` property of the HubSpot record, or the external-id column "
+         "(e.g. `hubspot_id`) of the app row.",
+         "The next run then matches the record by its identity, or creates it on the other side."),
+    ),
     ErrorCategory.NOT_FOUND: Guide(
         "Record not found",
         "The record to update no longer exists on the target (deleted or merged away since the last run).",

@@ -6,6 +6,10 @@ candidates looked up on the other side by identity, so a new record links to an 
 instead of being created twice. In both modes a pair whose record disappeared on one side is
 marked deleted there (rule 10) and its surviving record stops syncing: nothing is deleted or
 recreated on the other side until the user restores it.
+
+A first sync checks that the state store belongs to the records it sees before trusting its links
+(``check_store_belongs``), and hands the links' last synced values to the plan, which merges those
+pairs three ways instead of comparing them.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import pandas as pd
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
 from datasync_pipeline.engine.match import match_records
+from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
 from datasync_pipeline.ongoing import changes
 
 SYNCED = "synced"
+# A store is judged foreign only on this many links at least: a few odd links are handled one by one.
+FOREIGN_STORE_MIN_LINKS = 3
 
 
 def _match(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, known: pd.DataFrame | None):
@@ -45,7 +52,42 @@ def validated(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataF
     return hubspot, app, pd.concat([invalid_hubspot, invalid_app], ignore_index=True)
 
 
+def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Series, app_ids: pd.Series,
+                        contradicted: pd.DataFrame) -> None:
+    """Refuse a state store whose links describe other records than these, before anything is written.
+
+    A store kept for another database (staging, a restored copy) under the same sync name links ids
+    that exist on neither side, or ids that exist but belong to other people. One such link is a
+    record to report; most of them mean the store is not this data's, and trusting any of it would
+    overwrite records (and mark the rest deleted).
+    """
+    if links.empty:
+        return
+    absent = links[~links["hubspot_id"].isin(hubspot_ids) & ~links["app_id"].isin(app_ids)]
+    disagreeing = contradicted[contradicted["matched_by"] == "state"]
+    wrong = len(absent) + len(disagreeing)
+    if wrong < FOREIGN_STORE_MIN_LINKS or 2 * wrong <= len(links):
+        return
+    example = (disagreeing if len(disagreeing) else absent).iloc[0]
+    raise DatasyncError(
+        f"sync {sync_name!r}: the state store does not belong to these records, so nothing was written. Of its "
+        f"{len(links):,} links, {len(absent):,} point at records that exist on neither side and {len(disagreeing):,} at "
+        f"records whose identity differs (e.g. HubSpot {example['hubspot_id']} <-> app {example['app_id']}). Check that "
+        f"`state:` and the sync's connections name the databases this sync was set up with; to start the sync afresh "
+        f"on these records, forget its state (`datasync sync delete {sync_name}`) and run the first sync again."
+    )
+
+
+def _with_last_values(store, sync: SyncSpec, links: pd.DataFrame) -> pd.DataFrame:
+    """The links with the values each side held after the last sync (the base of the three-way merge)."""
+    if links.empty:
+        return links.assign(hubspot_values=None, app_values=None)
+    values = store.last_values(sync.name, hubspot_ids=links["hubspot_id"])[["hubspot_id", "app_id", "hubspot_values", "app_values"]]
+    return links[["hubspot_id", "app_id"]].merge(values, on=["hubspot_id", "app_id"], how="left")
+
+
 def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store) -> MatchedRecords:
+    present_hubspot, present_app = hubspot["record_id"].astype(str), app["record_id"].astype(str)
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     known = store.known_pairs(sync.name)
     synced = known[known["status"] == SYNCED]
@@ -56,9 +98,17 @@ def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: p
     newly_gone = synced["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app)
     all_pairs = pd.concat([known[known["status"] != SYNCED], synced[newly_gone].assign(status="deleted")], ignore_index=True)
     hubspot, app = _without_deleted(hubspot, app, all_pairs)
-    result = _match(sync, mappings, hubspot, app, synced[~newly_gone][["hubspot_id", "app_id"]])
+    result = _match(sync, mappings, hubspot, app, _with_last_values(store, sync, synced[~newly_gone]))
+    check_store_belongs(sync.name, synced, present_hubspot, present_app, result.contradicted)
     empty_pairs = pd.DataFrame(columns=PAIR_VALUE_COLUMNS)
-    return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions, invalid)
+    return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions, _with_failed(invalid, result.failed))
+
+
+def _with_failed(invalid: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
+    """Rows refused by validation, and records the matching could not sync (a lost identity, a stale reference)."""
+    if failed.empty:
+        return invalid
+    return pd.concat([invalid, failed], ignore_index=True) if len(invalid) else failed.reset_index(drop=True)
 
 
 def match_changes(
@@ -87,6 +137,9 @@ def match_changes(
     keep = pd.Series([(side, record_id) not in candidates for side, record_id in result.excluded[["side", "record_id"]].itertuples(index=False)],
                      index=result.excluded.index, dtype=bool)
     result.excluded = result.excluded[keep].reset_index(drop=True)
+    failed = result.failed[pd.Series([(side, record_id) not in candidates for side, record_id in result.failed[["side", "record_id"]].itertuples(index=False)],
+                                     index=result.failed.index, dtype=bool)]
+    invalid = _with_failed(invalid, failed)
     result.counts.update({"hubspot_only": len(result.hubspot_only), "app_only": len(result.app_only)})
     return MatchedRecords(
         "incremental", result,

@@ -2,9 +2,10 @@
 
 HubSpot has no restore endpoint (the recycle bin is a UI action), so a record deleted there is
 recreated: an upsert on ``datasync_id`` with the values it held after the last sync, which makes a
-repeated restore idempotent. A row deleted in the app is inserted again, keyed on its external id.
-Either way the pair is re-linked to the new record and syncs as before; its associations follow on
-the next run, from the surviving side.
+repeated restore idempotent. A row soft-deleted in the app is still there: its soft-delete mark is
+cleared, so it keeps its key and its link. A row deleted for good is inserted again, keyed on its
+external id. Either way the pair is linked to the record and syncs as before; its associations
+follow on the next run, from the surviving side.
 """
 
 from __future__ import annotations
@@ -78,14 +79,20 @@ def _recreate_in_hubspot(client, store: StateStore, sync: SyncSpec, mappings, pr
 
 def _recreate_in_app(connector, store: StateStore, sync: SyncSpec, mappings, preview: pd.DataFrame, result: RestoreResult) -> None:
     by_property = {m.hubspot: m.app for m in mappings}
+    undeleted = connector.undelete(preview["app_id"]).written if sync.table.soft_delete else {}
+    links = []
+    for hubspot_id, app_id, hubspot_values, app_values in preview[["hubspot_id", "app_id", "hubspot_values", "app_values"]].itertuples(index=False):
+        if str(app_id) in undeleted:
+            result.restored[app_id] = str(app_id)
+            links.append((hubspot_id, Link(hubspot_id, app_id, hubspot_values=dict(hubspot_values), app_values=dict(app_values))))
+    preview = preview[~preview["app_id"].astype(str).isin(undeleted)]
     rows = []
     for hubspot_id, app_id, values in preview[["hubspot_id", "app_id", "values"]].itertuples(index=False):
         columns = {by_property[name]: value for name, value in values.items() if name in by_property}
         if sync.table.external_id:
             columns[sync.table.external_id] = hubspot_id
         rows.append({"_ref": app_id, **columns})
-    written = connector.insert(rows)
-    links = []
+    written = connector.insert(rows) if rows else None
     for hubspot_id, app_id, hubspot_values, app_values in preview[["hubspot_id", "app_id", "hubspot_values", "app_values"]].itertuples(index=False):
         if app_id in written.written:
             new_key = str(written.written[app_id])

@@ -109,6 +109,9 @@ def test_demo_first_sync_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, 
             assert sync.value("associations", "dagster/row_count") == 0, sync.name
         assert (len(hubspot_records(demo_home, sync.name)), len(app_rows(demo_home, TABLES[sync.name]))) == after[sync.name]
     assert app_rows(demo_home, "customers") == customers
+    # Every linked app row holds its HubSpot id, those created in HubSpot by the first run included.
+    linked = dict(zip(store.known_pairs("contacts")["app_id"], store.known_pairs("contacts")["hubspot_id"]))
+    assert all(row["hubspot_id"] == linked[str(row["id"])] for row in customers if str(row["id"]) in linked)
 
 
 def test_differently_cased_email_updates_the_existing_contact_instead_of_duplicating(demo_home, instance):

@@ -6,7 +6,9 @@ but easy to read. ``test_engine_equivalence`` checks that the engine gives the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 
 import pandas as pd
@@ -16,6 +18,8 @@ from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.domains import domain_key  # its normalisation changed on purpose; tested on its own
 from datasync_pipeline.engine.filters import IN_FILTERS
 from datasync_pipeline.engine.plan import flows
+from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values  # tested on its own
+from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.objects.catalogue import Identity, ResolvedMapping, ValueType
 
 
@@ -33,9 +37,23 @@ def comparable(series: pd.Series, value_type: ValueType) -> pd.Series:
         return values.map(lambda v: v if v is None else v.lower())
     if value_type is ValueType.NUMBER:
         numbers = pd.to_numeric(values, errors="coerce")
-        canonical = numbers.map(lambda n: None if pd.isna(n) else format(n, "g") if n != int(n) else str(int(n)))
+        canonical = pd.Series([None if pd.isna(n) else _number_text(float(n), text) for n, text in zip(numbers, values)],
+                              index=values.index, name=values.name, dtype=object)
         return canonical.where(numbers.notna(), values)
     return values
+
+
+def _number_text(number: float, text: str) -> str:
+    """Infinities as %g; other non-integers as the shortest text of their double; integers exactly."""
+    if not math.isfinite(number):
+        return format(number, "g")
+    if number != int(number):
+        return repr(number)
+    if abs(number) >= 2**53:  # doubles skip integers from here on: the text says which integer it is
+        exact = Decimal(text)
+        if exact == exact.to_integral_value():
+            return str(int(exact))
+    return str(int(number))
 
 
 def email_key(series: pd.Series) -> pd.Series:
@@ -71,6 +89,12 @@ class MatchResult:
     app_only: pd.DataFrame  # app records to create in HubSpot
     excluded: pd.DataFrame  # side, record_id, reason, detail
     counts: dict[str, int] = field(default_factory=dict)
+    failed: pd.DataFrame | None = None  # side, record_id, category, detail
+    contradicted: pd.DataFrame | None = None  # hubspot_id, app_id, matched_by, explained
+    base: pd.DataFrame | None = None  # hubspot_id, app_id, hubspot_values, app_values
+
+
+FAILED_COLUMNS = ["side", "record_id", "category", "detail"]
 
 
 def _empty_excluded() -> pd.DataFrame:
@@ -112,15 +136,25 @@ def match_records(
     hubspot = hubspot.assign(record_id=hubspot["record_id"].astype(str))
     app = app.assign(record_id=app["record_id"].astype(str))
 
+    present_hubspot, present_app = hubspot, app
+    without_identity = [_empty_excluded(), _empty_excluded()]
     if identity is Identity.EMAIL:
-        hubspot, dropped = _require_valid_email(hubspot, "hubspot", allow_contacts_without_email)
-        excluded.append(dropped)
-        app, dropped = _require_valid_email(app, "app", allow_contacts_without_email)
-        excluded.append(dropped)
+        hubspot, without_identity[0] = _require_valid_email(hubspot, "hubspot", allow_contacts_without_email)
+        app, without_identity[1] = _require_valid_email(app, "app", allow_contacts_without_email)
+        if allow_contacts_without_email:
+            present_hubspot, present_app = hubspot, app  # invalid emails cleared: no identity
 
-    pairs = [_origin_pairs(hubspot, app, known_pairs)]
-    linked_hubspot = set(pairs[0]["hubspot_id"])
-    linked_app = set(pairs[0]["app_id"])
+    # Links are evidence, identity is the rule.
+    kept, contradicted = _established(present_hubspot, present_app, identity, known_pairs, domain_counts)
+    taking_part = kept["hubspot_id"].isin(hubspot["record_id"]) & kept["app_id"].isin(app["record_id"])
+    base = _base(kept[taking_part])
+    pairs = [kept.loc[taking_part, ["hubspot_id", "app_id", "matched_by"]]]
+    held = kept[~taking_part]
+    failed = [_lost_identity(present_hubspot, hubspot, held, "hubspot", "app"), _lost_identity(present_app, app, held, "app", "HubSpot")]
+    for dropped, lost in zip(without_identity, failed):
+        excluded.append(dropped[~dropped["record_id"].isin(lost["record_id"])])
+    linked_hubspot = set(kept["hubspot_id"])
+    linked_app = set(kept["app_id"])
     # Filters act on the first sync only: linked records keep syncing whatever the filters say.
     hubspot, dropped = _outside_filters(hubspot, "hubspot", linked_hubspot)
     excluded.append(dropped)
@@ -128,6 +162,12 @@ def match_records(
     excluded.append(dropped)
     hubspot_keys = identity_keys(hubspot, identity, domain_counts=domain_counts)
     app_keys = identity_keys(app, identity, domain_counts=domain_counts)
+    cross = None
+    if identity is Identity.SKU_OR_NAME and len(hubspot_keys) == 2 and len(app_keys) == 2:
+        # Two SKUs decide alone: the name pass is among records without one, then across (SKU, no SKU).
+        cross = (hubspot_keys[1], app_keys[1], hubspot_keys[0].notna(), app_keys[0].notna())
+        hubspot_keys = [hubspot_keys[0], hubspot_keys[1].where(hubspot_keys[0].isna(), None)]
+        app_keys = [app_keys[0], app_keys[1].where(app_keys[0].isna(), None)]
 
     origin_hubspot, origin_app = set(linked_hubspot), set(linked_app)
     for hubspot_key, app_key in zip(hubspot_keys, app_keys):
@@ -153,17 +193,45 @@ def match_records(
         linked_hubspot |= set(found["hubspot_id"])
         linked_app |= set(found["app_id"])
 
+    if cross is not None:
+        hubspot_names, app_names, hubspot_sku, app_sku = cross
+        for hubspot_with_sku in (False, True):
+            hubspot_free = ~hubspot["record_id"].isin(linked_hubspot) & (hubspot_sku == hubspot_with_sku)
+            app_free = ~app["record_id"].isin(linked_app) & (app_sku != hubspot_with_sku)
+            free_hubspot = _lowest_per_key(hubspot.loc[hubspot_free, ["record_id"]].assign(key=hubspot_names[hubspot_free]).dropna(subset=["key"]))
+            free_app = _lowest_per_key(app.loc[app_free, ["record_id"]].assign(key=app_names[app_free]).dropna(subset=["key"]))
+            joined = free_hubspot.merge(free_app, on="key", suffixes=("_hubspot", "_app"))
+            found = pd.DataFrame({"hubspot_id": joined["record_id_hubspot"], "app_id": joined["record_id_app"], "matched_by": "identity"})
+            pairs.append(found)
+            linked_hubspot |= set(found["hubspot_id"])
+            linked_app |= set(found["app_id"])
+
     all_pairs = pd.concat(pairs, ignore_index=True)
     all_excluded = pd.concat(excluded, ignore_index=True)
-    hubspot_only = hubspot[~hubspot["record_id"].isin(linked_hubspot)].reset_index(drop=True)
-    app_only = app[~app["record_id"].isin(linked_app)].reset_index(drop=True)
+    hubspot_only, claimed = _claimed(hubspot[~hubspot["record_id"].isin(linked_hubspot)], "hubspot", present_app, "_origin_hubspot_id",
+                                     "app record {holder} holds this record's id in its external-id column but is not its match "
+                                     "(their identities differ, or it is linked to another record): creating this record in the app would overwrite it")
+    failed.append(claimed)
+    app_only, claimed = _claimed(app[~app["record_id"].isin(linked_app)], "app", present_hubspot, "_origin_app_id",
+                                 "HubSpot record {holder} carries this record's datasync_id but is not its match "
+                                 "(their identities differ, or it is linked to another record): creating this record in HubSpot would overwrite it")
+    failed.append(claimed)
+    all_failed = pd.concat(failed, ignore_index=True)
+    hubspot_only, app_only = hubspot_only.reset_index(drop=True), app_only.reset_index(drop=True)
     counts = {
         "matched": len(all_pairs),
         "hubspot_only": len(hubspot_only),
         "app_only": len(app_only),
+        "contradicted_links": int((~contradicted["explained"]).sum()),
         **{f"excluded/{reason}": int(n) for reason, n in all_excluded["reason"].value_counts().items()},
+        **{f"failed/{category}": int(n) for category, n in all_failed["category"].value_counts().items()},
     }
-    return MatchResult(all_pairs, hubspot_only, app_only, all_excluded, counts)
+    return MatchResult(all_pairs, hubspot_only, app_only, all_excluded, counts, all_failed, contradicted, base)
+
+
+def _lowest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
+    ordered = frame.assign(_order=pd.to_numeric(frame["record_id"], errors="coerce")).sort_values(["_order", "record_id"])
+    return ordered.drop_duplicates("key").drop(columns="_order")
 
 
 def _outside_filters(frame: pd.DataFrame, side: str, linked: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -205,24 +273,113 @@ def _first_of_duplicates(frame: pd.DataFrame, side: str) -> tuple[pd.DataFrame, 
     return kept, excluded
 
 
-def _origin_pairs(hubspot: pd.DataFrame, app: pd.DataFrame, known_pairs: pd.DataFrame | None) -> pd.DataFrame:
-    """Pairs already established: from the state store and from the origin ids earlier runs wrote."""
+def _identity(values: dict, fields: list[str], identity: Identity, domain_counts: bool) -> tuple:
+    """A record's identity keys (None where it has none; an invalid email is none)."""
+    frame = pd.DataFrame([values], columns=fields, dtype=object)
+    keys = identity_keys(frame, identity, domain_counts=domain_counts)
+    if identity is Identity.EMAIL:
+        keys = [key.where(valid_email_mask(key), None) for key in keys]
+    return tuple(key.iloc[0] for key in keys)
+
+
+def _identity_fields(frame: pd.DataFrame) -> list[str]:
+    return [name for name in ("email", "domain", "name", "hs_sku") if name in frame]
+
+
+def _verdict(identity: Identity, left: tuple, right: tuple) -> int:
+    """1: the identities agree; -1: they contradict; 0: nothing to compare. Products: the first key both have decides."""
+    both = [(a, b) for a, b in zip(left, right) if a is not None and b is not None]
+    if not both:
+        return 0
+    if identity is Identity.SKU_OR_NAME:
+        return 1 if both[0][0] == both[0][1] else -1
+    return 1 if any(a == b for a, b in both) else -1
+
+
+def _has_values(hubspot_values, app_values) -> bool:
+    return (isinstance(hubspot_values, dict) and bool(hubspot_values)) or (isinstance(app_values, dict) and bool(app_values))
+
+
+def _established(hubspot: pd.DataFrame, app: pd.DataFrame, identity: Identity, known_pairs: pd.DataFrame | None,
+                 domain_counts: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Links from the state store and the origin ids that identity does not refute, and the refuted ones."""
     found = []
     if known_pairs is not None and len(known_pairs):
-        found.append(known_pairs[["hubspot_id", "app_id"]].astype(str).assign(matched_by="state"))
+        stored = known_pairs[["hubspot_id", "app_id"]].astype(str).assign(matched_by="state").reset_index(drop=True)
+        for column in ("hubspot_values", "app_values"):
+            stored[column] = known_pairs[column].to_numpy(dtype=object) if column in known_pairs else None
+        found.append(stored)
     if "_origin_app_id" in hubspot:
         origin = hubspot[["record_id", "_origin_app_id"]].dropna()
         found.append(pd.DataFrame({"hubspot_id": origin["record_id"], "app_id": origin["_origin_app_id"].astype(str), "matched_by": "origin"}))
     if "_origin_hubspot_id" in app:
         origin = app[["record_id", "_origin_hubspot_id"]].dropna()
         found.append(pd.DataFrame({"hubspot_id": origin["_origin_hubspot_id"].astype(str), "app_id": origin["record_id"], "matched_by": "origin"}))
-    if not found:
-        return pd.DataFrame({"hubspot_id": pd.Series(dtype=object), "app_id": pd.Series(dtype=object), "matched_by": pd.Series(dtype=object)})
-    pairs = pd.concat(found, ignore_index=True)
-    # A pair counts once, and only when both records still exist on their sides.
-    pairs = pairs[pairs["hubspot_id"].isin(hubspot["record_id"]) & pairs["app_id"].isin(app["record_id"])]
-    pairs = pairs.drop_duplicates(subset=["hubspot_id"]).drop_duplicates(subset=["app_id"])
-    return pairs.reset_index(drop=True)
+    columns = ["hubspot_id", "app_id", "matched_by", "hubspot_values", "app_values"]
+    links = pd.concat(found, ignore_index=True).reindex(columns=columns) if found else pd.DataFrame(columns=columns, dtype=object)
+    links = links[links["hubspot_id"].isin(hubspot["record_id"]) & links["app_id"].isin(app["record_id"])]
+    links = links.drop_duplicates(subset=["hubspot_id", "app_id"]).reset_index(drop=True)
+
+    hubspot_fields, app_fields = _identity_fields(hubspot), _identity_fields(app)
+    hubspot_records = hubspot.set_index("record_id")
+    app_records = app.set_index("record_id")
+    verdicts, explained = [], []
+    for hubspot_id, app_id, matched_by, hubspot_values, app_values in links.itertuples(index=False):
+        hubspot_now = _identity(hubspot_records.loc[hubspot_id, hubspot_fields].to_dict(), hubspot_fields, identity, domain_counts)
+        app_now = _identity(app_records.loc[app_id, app_fields].to_dict(), app_fields, identity, domain_counts)
+        verdict = _verdict(identity, hubspot_now, app_now)
+        verdicts.append(verdict)
+        changed_on_one_side = False
+        if verdict == -1 and matched_by == "state" and _has_values(hubspot_values, app_values):
+            # The records agreed at the last sync, and one of them has changed its identity since.
+            hubspot_then = _identity(hubspot_values if isinstance(hubspot_values, dict) else {}, hubspot_fields, identity, domain_counts)
+            app_then = _identity(app_values if isinstance(app_values, dict) else {}, app_fields, identity, domain_counts)
+            changed_on_one_side = (_verdict(identity, hubspot_then, app_then) == 1
+                                   and (_verdict(identity, hubspot_now, hubspot_then) == 1) != (_verdict(identity, app_now, app_then) == 1))
+        explained.append(changed_on_one_side)
+    contradicts = pd.Series([v == -1 for v in verdicts], index=links.index, dtype=bool)
+    explained = pd.Series(explained, index=links.index, dtype=bool)
+    contradicted = links.loc[contradicts, ["hubspot_id", "app_id", "matched_by"]].assign(explained=explained[contradicts]).reset_index(drop=True)
+    kept = links[~contradicts | explained].drop_duplicates(subset=["hubspot_id"]).drop_duplicates(subset=["app_id"])
+    return kept.reset_index(drop=True), contradicted
+
+
+def _base(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The stored links among the pairs that carry last synced values."""
+    with_values = pd.Series([_has_values(h, a) for h, a in zip(pairs["hubspot_values"], pairs["app_values"])], index=pairs.index, dtype=bool)
+    base = pairs[(pairs["matched_by"] == "state") & with_values]
+    return base[["hubspot_id", "app_id", "hubspot_values", "app_values"]].reset_index(drop=True)
+
+
+def _lost_identity(present: pd.DataFrame, taking_part: pd.DataFrame, held: pd.DataFrame, side: str, other_side: str) -> pd.DataFrame:
+    """Records of kept links that no longer take part (their email became invalid or empty): failed, in row order."""
+    id_column, partner_column = f"{side}_id", ("app_id" if side == "hubspot" else "hubspot_id")
+    lost = held[~held[id_column].isin(taking_part["record_id"])]
+    row = pd.Series(range(len(present)), index=present["record_id"].to_numpy())
+    lost = lost.assign(_row=lost[id_column].map(row)).sort_values("_row")
+    emails = email_key(present["email"]) if "email" in present else pd.Series(None, index=present.index, dtype=object)
+    has_email = pd.Series(emails.notna().to_numpy(), index=present["record_id"].to_numpy())
+    detail = [f"linked to {other_side} record {partner}, but {'its email is not valid' if has_email[record_id] else 'it has no email'}: "
+              "the pair is kept and does not sync until the record has a valid email"
+              for record_id, partner in zip(lost[id_column], lost[partner_column])]
+    return pd.DataFrame({"side": side, "record_id": lost[id_column].to_numpy(dtype=object), "category": str(ErrorCategory.INVALID_EMAIL),
+                         "detail": pd.Series(detail, dtype=object).to_numpy()}, columns=FAILED_COLUMNS, dtype=object)
+
+
+def _claimed(only: pd.DataFrame, side: str, other: pd.DataFrame, column: str, message: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records to create that a record of the other side refers to without being their pair: failed, not created."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FAILED_COLUMNS})
+    if column not in other:
+        return only, empty
+    holders = other[["record_id", column]].dropna()
+    holder_by_id = pd.Series(holders["record_id"].to_numpy(), index=holders[column].astype(str).to_numpy(), dtype=object)
+    holder_by_id = holder_by_id[~holder_by_id.index.duplicated()]
+    claimed = only["record_id"].isin(holder_by_id.index)
+    failed = pd.DataFrame({"side": side, "record_id": only.loc[claimed, "record_id"].to_numpy(dtype=object),
+                           "category": str(ErrorCategory.LINK_CONTRADICTS_IDENTITY),
+                           "detail": pd.Series([message.format(holder=holder_by_id[r]) for r in only.loc[claimed, "record_id"]], dtype=object).to_numpy()},
+                          columns=FAILED_COLUMNS, dtype=object)
+    return only[~claimed], failed if len(failed) else empty
 
 
 UPDATE_COLUMNS = ["record_id", "other_id", "field", "value"]
@@ -252,8 +409,11 @@ def plan_first_sync(
 ) -> MergePlan:
     fields = [m.hubspot for m in mappings]
     pairs = matched.pairs
+    base = getattr(matched, "base", None)
+    # Pairs with last synced values are merged three ways, the others compared.
+    merged = pairs["hubspot_id"].isin(base["hubspot_id"]) if base is not None and len(base) else pd.Series(False, index=pairs.index)
     joined = (
-        pairs[["hubspot_id", "app_id"]]
+        pairs.loc[~merged, ["hubspot_id", "app_id"]]
         .merge(hubspot[["record_id", *fields]].rename(columns={"record_id": "hubspot_id"}), on="hubspot_id", how="left")
         .merge(app[["record_id", *fields]].rename(columns={"record_id": "app_id"}), on="app_id", how="left", suffixes=("_hubspot", "_app"))
     )
@@ -275,6 +435,12 @@ def plan_first_sync(
         if flows(direction, Side.APP):
             write = (hubspot_has & ~app_has) | (differ & (default_app is Side.HUBSPOT))
             app_updates.append(_updates(joined, write, "app_id", "hubspot_id", mapping.hubspot, blank_to_none(hubspot_raw)))
+    if merged.any():
+        to_hubspot, to_app, found = merge_three_way(pairs_with_values(base, hubspot, app, fields), mappings,
+                                                    direction=direction, default_app=default_app)
+        hubspot_updates.append(to_hubspot)
+        app_updates.append(to_app)
+        conflicts.append(found)
 
     hubspot_creates = _creates(matched.app_only, fields) if flows(direction, Side.HUBSPOT) else _creates(matched.app_only.iloc[:0], fields)
     app_creates = _creates(matched.hubspot_only, fields) if flows(direction, Side.APP) else _creates(matched.hubspot_only.iloc[:0], fields)

@@ -106,7 +106,7 @@ def test_duplicates_inside_one_side_keep_the_lowest_id_and_report_the_others():
 
 def test_origin_ids_link_records_an_earlier_run_created_instead_of_duplicating():
     hubspot = frame([{"record_id": "1", "email": "a@x.com"}]).assign(_origin_app_id=["10"])
-    app = frame([{"record_id": "10", "email": "other@x.com"}]).assign(_origin_hubspot_id=[None])
+    app = frame([{"record_id": "10", "email": " A@x.com"}]).assign(_origin_hubspot_id=[None])
     matched = match_records(hubspot, app, Identity.EMAIL)
     assert matched.pairs[["hubspot_id", "app_id", "matched_by"]].values.tolist() == [["1", "10", "origin"]]
     assert matched.hubspot_only.empty and matched.app_only.empty

@@ -75,3 +75,33 @@ def test_rule10_a_row_deleted_in_the_app_is_inserted_again_and_relinked(deleted,
     assert ben["first_name"] == "Ben" and ben["phone"] == "+43 1" and ben["hubspot_id"] is not None
     pairs = StateStore(scenario.config.state.url).known_pairs("contacts", status="synced")
     assert str(ben["id"]) in set(pairs["app_id"])
+
+
+def test_rule10_a_row_soft_deleted_in_the_app_is_undeleted_not_inserted_again(tmp_path, instance):
+    from datasync_pipeline.config import parse_config
+    from datasync_pipeline_tests.defs.scenario import CONFIG
+
+    scenario = contacts_scenario(tmp_path)
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE customers ADD COLUMN deleted_at DATETIME"))
+    scenario.config = parse_config(CONFIG.format(home=tmp_path, extra="").replace(
+        "table: {name: customers}", "table: {name: customers, soft_delete: deleted_at}"), source="scenario")
+    scenario.seed_hubspot([{"email": "ben@example.com", "firstname": "Ben"}])
+    scenario.seed_app([{"email": "ben@example.com", "first_name": "Ben", "phone": "+43 1"}])
+    assert run_first_sync(scenario.config, instance=instance).success
+    [ben] = scenario.customers()
+    now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE customers SET deleted_at = {now}, updated_at = {now} WHERE id = :id"), {"id": ben["id"]})
+    run = run_incremental(scenario.config, ["contacts"], instance=instance).syncs[0]
+    assert run.value("checkpoint", "datasync/deleted_in_app") == 1
+
+    done = run_restore(scenario.config, "contacts", "app", preview=False, instance=instance)
+    assert done.success and done.metadata["datasync/restored"] == 1
+    [restored] = scenario.customers()  # the same row, not a second one beside it
+    assert restored["id"] == ben["id"] and restored["deleted_at"] is None and restored["phone"] == "+43 1"
+    store = StateStore(scenario.config.state.url)
+    assert store.known_pairs("contacts", status="synced")["app_id"].tolist() == [str(ben["id"])]
+    assert store.outcome_counts("contacts") == {}
+    engine.dispose()

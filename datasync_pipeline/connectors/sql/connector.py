@@ -97,3 +97,11 @@ class SqlConnector:
         """Change rows (key column + changed columns); bumps updated_at; bad rows fail alone."""
         return self._writer.update(rows)
 
+    def undelete(self, keys: Iterable[str]) -> WriteResult:
+        """Clear the soft-delete mark of these rows where they are soft-deleted (a restore keeps the row and its key)."""
+        return self._writer.undelete(keys)
+
+    def written_stamps(self) -> dict[str, datetime]:
+        """App key -> the ``updated_at`` this connector's last write of the row left on it (empty without updated_at)."""
+        return dict(self._writer.stamps)
+

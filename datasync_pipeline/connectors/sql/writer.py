@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -59,6 +60,8 @@ class SqlWriter:
         self._engine = engine
         self._app = app_table
         self._batch_size = batch_size
+        # app key -> the updated_at this writer's last committed write of the row left (see WriteResult.stamped)
+        self.stamps: dict[str, datetime] = {}
 
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> WriteResult:
         """Create rows; each carries ``_ref`` and column values. Returns the new keys per ``_ref``."""
@@ -86,6 +89,7 @@ class SqlWriter:
                 pending.append(_PendingRow(reference, values))
         for batch in batched(pending, self._batch_size):
             result.merge(self._write_isolating_failures(list(batch), self._insert_unit))
+        self.stamps.update({result.written[reference]: stamp for reference, stamp in result.stamped.items()})
         return result
 
     def update(self, rows: Iterable[Mapping[str, Any]]) -> WriteResult:
@@ -117,6 +121,39 @@ class SqlWriter:
                 pending.append(_PendingRow(reference, values, key))
         for batch in batched(pending, self._batch_size):
             result.merge(self._write_isolating_failures(list(batch), self._update_unit))
+        self.stamps.update({result.written[reference]: stamp for reference, stamp in result.stamped.items()})
+        return result
+
+    def undelete(self, keys: Iterable[str]) -> WriteResult:
+        """Clear the soft-delete mark of those of ``keys`` whose row is soft-deleted; bumps updated_at.
+
+        Results are keyed by the key (as str). Keys without a soft-deleted row (hard-deleted, live, or
+        no soft-delete column) are in neither ``written`` nor ``failed``: the caller inserts those.
+        """
+        result = WriteResult()
+        column = self._app.soft_delete
+        if column is None:
+            return result
+        # What ``live_condition`` reads as not deleted: false for a flag, NULL for a timestamp.
+        cleared = False if isinstance(column.type, sa.Boolean) else 0 if isinstance(column.type, sa.Integer) else None
+        key = self._app.key
+        for batch in batched(dict.fromkeys(str(k) for k in keys), self._batch_size):
+            coerced = []
+            for value in batch:
+                try:
+                    coerced.append(self._app.coerce_key(value))
+                except ValueError:
+                    continue  # no such row
+            if not coerced:
+                continue
+            with translate_connection_errors(self._engine, f"restoring rows of {self._app.name!r}"):
+                with self._engine.begin() as connection:
+                    found = list(connection.execute(sa.select(key).where(key.in_(coerced), sa.not_(self._app.live_condition()))).scalars())
+                    if found:
+                        values = {column.name: cleared}
+                        statement = self._stamping_updated_at(sa.update(self._app.table), values).values(values).where(key.in_(found))
+                        connection.execute(statement)
+            result.written.update({str(value): str(value) for value in found})
         return result
 
     def _typed(self, values: dict[str, Any], reference: str) -> tuple[dict[str, Any], RecordError | None]:
@@ -162,11 +199,11 @@ class SqlWriter:
             else:
                 to_insert.append(row)
         self._execute_updates(connection, to_update)
-        for row in to_update:
-            result.written[row.reference] = str(row.key)
+        keys = {row.reference: row.key for row in to_update}
         for group in _grouped_by_columns(to_insert):
-            for row, key in zip(group, self._insert_group(connection, group), strict=True):
-                result.written[row.reference] = str(key)
+            keys.update((row.reference, key) for row, key in zip(group, self._insert_group(connection, group), strict=True))
+        result.written.update((reference, str(key)) for reference, key in keys.items())
+        result.stamped.update(self._stamps(connection, keys))
         return result
 
     def _update_unit(self, connection: sa.Connection, rows: list[_PendingRow]) -> WriteResult:
@@ -181,7 +218,25 @@ class SqlWriter:
         self._execute_updates(connection, present)
         for row in present:
             result.written[row.reference] = row.reference
+        result.stamped.update(self._stamps(connection, {row.reference: row.key for row in present}))
         return result
+
+    def _stamps(self, connection: sa.Connection, keys: Mapping[str, object]) -> dict[str, datetime]:
+        """Reference -> the ``updated_at`` the rows with these keys hold, read in the writing transaction.
+
+        Still inside the transaction that wrote them, so the value is the one this write left: a change
+        made after the commit moves it on and is never mistaken for this write's (the echo ledger).
+        """
+        updated_at = self._app.updated_at
+        if updated_at is None or not keys:
+            return {}
+        statement = sa.select(self._app.key, timestamps.select_expression(updated_at, connection.dialect)).where(
+            self._app.key.in_(list({str(key): key for key in keys.values()}.values()))
+        )
+        rows = connection.execute(statement).all()
+        parsed = timestamps.parse_utc(pd.Series([row[1] for row in rows], dtype=object))
+        by_key = {str(row[0]): stamp.to_pydatetime() for row, stamp in zip(rows, parsed, strict=True) if not pd.isna(stamp)}
+        return {reference: by_key[str(key)] for reference, key in keys.items() if str(key) in by_key}
 
     def _existing_external_ids(self, connection: sa.Connection, rows: list[_PendingRow]) -> dict[str, object]:
         external_id = self._app.external_id
