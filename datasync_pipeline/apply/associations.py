@@ -7,6 +7,12 @@ only where HubSpot lacks it, and an app column is set only where it differs, so 
 Failures are kept in the state store with ``recorded_by="associations"``: the loads clear only what
 they recorded, so a load rerun does not hide an association that could not be carried over, and
 this step clears its own entries once the association is in sync.
+
+Each association is planned against what both sides held after the last sync (the base, in
+``state/association_bases.py``), so a change on one side flows to the other instead of being taken
+for a disagreement; the bases are kept once the writes are made (not for records whose write
+failed, so the change stays pending), conflicts are logged with the field conflicts, and the
+``updated_at`` the app writes leave go to the echo ledger (``state/echoes.py``).
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from datasync_pipeline.engine.associations import AssociationPlan, hubspot_targe
 from datasync_pipeline.engine.frames import association_column
 from datasync_pipeline.errors import RecordError
 from datasync_pipeline.objects.catalogue import AssociationKind
-from datasync_pipeline.state import StateStore
+from datasync_pipeline.state import StateStore, echoes
+from datasync_pipeline.state.association_bases import read_bases, save_bases
 
 RECORDED_BY = "associations"
+CONFLICT_FIELD = "association:{}"  # the conflict log's field name of an association, e.g. association:companies
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ def plan_sync_associations(
     are unknown, so only the pairs of changed rows are planned (``changed_only``); a row created in the
     app by this run comes back as changed in the next run and gets its association then.
     """
-    pairs = store.known_pairs(sync.name)
+    pairs = store.known_pairs(sync.name, status="synced")  # a pair deleted on one side stops syncing (rule 10)
     if changed_only:
         pairs = pairs[pairs["app_id"].astype(str).isin(app["record_id"].astype(str))].reset_index(drop=True)
     hubspot_ids = pairs["hubspot_id"].astype(str).tolist()
@@ -105,6 +113,7 @@ def plan_sync_associations(
         plan = plan_associations(
             pairs, store.known_pairs(target.partner), app_keys, hubspot_targets(links, target.kind),
             kind=target.kind, direction=sync.direction, default_app=sync.default_app, partner_name=target.partner,
+            base=read_bases(store.engine, sync.name, target.spec.object, hubspot_ids),
         )
         plans.append((target, plan))
     return pairs, plans
@@ -142,7 +151,10 @@ def load_associations(
 
     for target, plan in plans:
         _write_hubspot(client, sync, target, plan, outcome, log)
-    _write_app(connector, sync, plans, outcome, log)
+    stamps = _write_app(connector, sync, plans, outcome, log)
+    echoes.record_writes(store, sync.name, echoes.APP, stamps)
+    _keep_bases(store, sync, plans, failed=set(outcome.rows), hubspot_ids=pairs["hubspot_id"].astype(str))
+    store.record_conflicts(sync.name, _conflict_log(plans), run_id=run_id)
 
     store.clear_outcomes(sync.name, "hubspot", pairs["hubspot_id"].astype(str), recorded_by=RECORDED_BY)
     store.clear_outcomes(sync.name, "app", pairs["app_id"].astype(str), recorded_by=RECORDED_BY)
@@ -169,9 +181,26 @@ def _write_hubspot(client: Any, sync: SyncSpec, target: AssociationTarget, plan:
     outcome.count(name, "created_in_hubspot", len(result.results))
 
 
+def _keep_bases(store: StateStore, sync: SyncSpec, plans: list[tuple[AssociationTarget, AssociationPlan]],
+                *, failed: set[tuple[str, str]], hubspot_ids: pd.Series) -> None:
+    """What both sides hold now becomes the base of the next run, except where a write failed."""
+    for target, plan in plans:
+        synced = plan.synced
+        done = ~(synced["hubspot_id"].map(lambda h: ("hubspot", str(h)) in failed) | synced["app_id"].map(lambda a: ("app", str(a)) in failed))
+        previous = read_bases(store.engine, sync.name, target.spec.object, hubspot_ids)
+        save_bases(store.engine, sync.name, target.spec.object, synced[done.astype(bool)], previous)
+
+
+def _conflict_log(plans: list[tuple[AssociationTarget, AssociationPlan]]) -> pd.DataFrame:
+    """Association conflicts in the shape of the field conflict log (``state/progress.py``)."""
+    frames = [plan.conflicts.assign(field=CONFLICT_FIELD.format(target.spec.object)) for target, plan in plans if len(plan.conflicts)]
+    columns = ["hubspot_id", "app_id", "field", "hubspot_value", "app_value", "winner"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def _write_app(connector: Any, sync: SyncSpec, plans: list[tuple[AssociationTarget, AssociationPlan]],
-               outcome: AssociationOutcome, log: logging.Logger | Any) -> None:
-    """One update per app row, setting every association column that changes."""
+               outcome: AssociationOutcome, log: logging.Logger | Any) -> dict[str, Any]:
+    """One update per app row, setting every association column that changes; returns the rows' new updated_at."""
     columns_by_row: dict[str, dict[str, Any]] = {}
     objects_by_row: dict[str, list[str]] = {}
     for target, plan in plans:
@@ -180,7 +209,7 @@ def _write_app(connector: Any, sync: SyncSpec, plans: list[tuple[AssociationTarg
             columns_by_row.setdefault(str(app_id), {})[column] = _column_value(connector, column, value)
             objects_by_row.setdefault(str(app_id), []).append(target.spec.object)
     if not columns_by_row:
-        return
+        return {}
     log.info(f"setting the associations of {len(columns_by_row):,} rows of {sync.table.name}")
     result = connector.update([{sync.table.key: app_id, **columns} for app_id, columns in columns_by_row.items()])
     for app_id, names in objects_by_row.items():
@@ -192,10 +221,13 @@ def _write_app(connector: Any, sync: SyncSpec, plans: list[tuple[AssociationTarg
             error: RecordError = result.failed[app_id]
             for name in names:
                 outcome.fail(name, "app", app_id, str(error.category), f"setting its {name}: {error.message}")
+    return dict(result.stamped)
 
 
-def _column_value(connector: Any, column: str, key: str) -> Any:
+def _column_value(connector: Any, column: str, key: str | None) -> Any:
     """The associated record's app key in the FK column's own type (an integer column gets an int)."""
+    if key is None:
+        return None  # the association was cleared
     try:
         python_type = connector.app_table.table.c[column].type.python_type
     except (AttributeError, KeyError, NotImplementedError):

@@ -15,8 +15,9 @@ from datasync_pipeline.apply.outcome import LoadOutcome
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.frames import ORIGIN_PROPERTY, origin_value, properties_of
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
-from datasync_pipeline.objects.catalogue import ResolvedMapping
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping
 from datasync_pipeline.state import Link, StateStore
+from datasync_pipeline.state import echoes
 
 
 def load_hubspot(
@@ -37,6 +38,8 @@ def load_hubspot(
     if dry_run:
         outcome.created, outcome.updated = len(plan.hubspot_creates), len(updates)
         return outcome
+    # Keeps the last-modified time HubSpot answers each write below with, for the echo ledger.
+    client = echoes.StampedWrites(client, OBJECT_TYPES[sync.object].last_modified_property)
 
     links: list[Link] = []
     creates = plan.hubspot_creates.to_dict("records")
@@ -67,6 +70,8 @@ def load_hubspot(
         outcome.updated = len(result.results)
 
     failed_pairs = {record_id for side, record_id, status, *_ in outcome.rows if side == "hubspot" and status == "failed"}
+    # The last-modified time our writes left: the change probe does not take them for changes (state/echoes.py).
+    echoes.record_writes(store, sync.name, echoes.HUBSPOT, client.stamps)
     # Links of created records now; pairs that already existed get their new values at the checkpoint,
     # once both loads have committed.
     store.link(sync.name, links)

@@ -3,11 +3,16 @@
 The change sensor asks this every ten minutes for every enabled sync (rule 9), so it must cost next to nothing:
 
 * HubSpot: ONE search request per (HubSpot connection, object type), however many syncs share them:
-  ``last-modified > the oldest of their watermarks``, newest first, ``limit: 1``, only the id. The answer's
-  ``total`` counts the changes and its one result is the newest change; each sync then compares that
-  newest change with its own watermark.
-* The app: one query on the table's ``updated_at`` column (no HubSpot call): how many rows are newer than
-  the watermark, and the newest of them.
+  ``last-modified > the oldest of their watermarks``, newest first, one page of ``PROBE_PAGE`` results
+  with only the id and last-modified time. The answer's ``total`` counts the changes; each sync then
+  judges the changes after its own watermark.
+* The app: one query on the table's ``updated_at`` column (no HubSpot call): the keys and times of the
+  newest rows changed after the watermark, at most a page and one.
+
+A sync's own writes move last-modified times too. A change is one of them (an echo) when the echo
+ledger (``state/echoes.py``) holds exactly its time for that record; a side counts as changed only when
+some change is not an echo. Changes beyond the page are unseen, so more changes than a page always
+count as a change. A real change made after our write has a later time and is never taken for an echo.
 
 A side without a watermark has never been read: the sync needs its first sync before changes can be
 synced incrementally, and is reported so instead of probed. Only the sides a sync's direction reads from
@@ -36,8 +41,9 @@ from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES
-from datasync_pipeline.state import StateStore
+from datasync_pipeline.state import StateStore, echoes
 
+PROBE_PAGE = 100  # changes read per side: enough to see past a run's own writes to the first real change
 HUBSPOT = "hubspot"
 APP = "app"
 SIDE_LABELS = {HUBSPOT: "HubSpot", APP: "the app"}
@@ -64,9 +70,10 @@ class SideChanges:
     watched: bool = True
     watermark: datetime | None = None
     changed: bool = False
-    count: int | None = None  # changes since the watermark, where known
+    count: int | None = None  # changes since the watermark (the sync's own writes left out), where known
     newest: datetime | None = None  # the newest change after the watermark
     error: str | None = None
+    own_writes: int = 0  # changes since the watermark that are the sync's own writes (echoes)
 
     @property
     def never_read(self) -> bool:
@@ -77,7 +84,9 @@ class SideChanges:
         if self.error:
             return f"could not check {label} for changes: {self.error}"
         if not self.changed:
-            return f"no change in {label} since {format_time(self.watermark)}"
+            n = self.own_writes
+            own = f" ({n:,} record{'s' if n != 1 else ''} changed by this sync's own writes)" if n else ""
+            return f"no change in {label} since {format_time(self.watermark)}{own}"
         if self.count is None:
             changed = f"records changed in {label}"
         else:
@@ -92,6 +101,7 @@ class SideChanges:
             "count": self.count,
             "newest": iso_time(self.newest),
             "error": self.error,
+            "own_writes": self.own_writes,
         }
 
 
@@ -162,7 +172,8 @@ class ProbeResult:
 class _HubSpotAnswer:
     since_ms: int
     total: int = 0
-    newest_ms: int | None = None
+    changes: tuple[tuple[str, int], ...] = ()  # (id, last-modified ms), newest first: one page
+    more: bool = False  # changes beyond the page
     error: str | None = None
 
 
@@ -219,8 +230,8 @@ class ChangeProbe:
         body = {
             "filterGroups": [{"filters": [{"propertyName": modified, "operator": "GT", "value": str(since_ms)}]}],
             "sorts": [{"propertyName": modified, "direction": "DESCENDING"}],
-            "properties": [OBJECT_ID_PROPERTY],
-            "limit": 1,
+            "properties": [OBJECT_ID_PROPERTY, modified],
+            "limit": PROBE_PAGE,
         }
         client = None
         before = 0
@@ -234,8 +245,10 @@ class ChangeProbe:
             if client is not None:
                 self.hubspot_calls_by_object[(connection, object_type)] = sum(client.call_counts.values()) - before
         results = answer.get("results") or []
-        newest = modified_ms(results[0], modified) if results else None
-        return _HubSpotAnswer(since_ms, total=int(answer.get("total") or len(results)), newest_ms=newest)
+        changes = sorted(((str(r["id"]), modified_ms(r, modified)) for r in results), key=lambda change: change[1], reverse=True)
+        total = max(int(answer.get("total") or 0), len(results))
+        more = total > len(results) or bool(((answer.get("paging") or {}).get("next") or {}).get("after"))
+        return _HubSpotAnswer(since_ms, total=total, changes=tuple(changes), more=more)
 
     def _hubspot_side(self, sync: SyncSpec, marks: Mapping[str, datetime], answers: Mapping[tuple[str, str], _HubSpotAnswer]) -> SideChanges:
         watermark = marks[HUBSPOT]
@@ -243,12 +256,26 @@ class ChangeProbe:
         if answer.error:
             return SideChanges(HUBSPOT, True, watermark, error=answer.error)
         own_ms = epoch_ms(watermark)
-        changed = answer.newest_ms is not None and answer.newest_ms > own_ms
-        if not changed:
-            return SideChanges(HUBSPOT, True, watermark, changed=False, count=0)
+        mine = [(record_id, from_epoch_ms(ms)) for record_id, ms in answer.changes if ms > own_ms]
+        # The page holds every change after this sync's watermark when it holds all the search found, or
+        # reaches back to the watermark (the search starts at the oldest watermark of the syncs sharing it).
+        complete = not answer.more or len(mine) < len(answer.changes)
         # The total counts from the oldest watermark of the syncs sharing the search: exact only for that one.
-        count = answer.total if own_ms == answer.since_ms else None
-        return SideChanges(HUBSPOT, True, watermark, changed=True, count=count, newest=from_epoch_ms(answer.newest_ms))
+        total = answer.total if own_ms == answer.since_ms else None
+        return self._judged(sync, HUBSPOT, watermark, mine, complete=complete, total=total)
+
+    def _judged(self, sync: SyncSpec, side: str, watermark: datetime, changes: list[tuple[str, datetime]], *,
+                complete: bool, total: int | None) -> SideChanges:
+        """Changed unless every change after the watermark is the sync's own write (and all of them were seen)."""
+        if not changes:
+            return SideChanges(side, True, watermark, changed=False, count=0)
+        own = echoes.echoes_among(self.store, sync.name, side, dict(changes))
+        others = [change for change in changes if change[0] not in own]
+        if complete and not others:
+            return SideChanges(side, True, watermark, changed=False, count=0, own_writes=len(own))
+        if complete:
+            return SideChanges(side, True, watermark, changed=True, count=len(others), newest=others[0][1], own_writes=len(own))
+        return SideChanges(side, True, watermark, changed=True, count=total, newest=changes[0][1])
 
     # The app: one query on updated_at
 
@@ -257,14 +284,17 @@ class ChangeProbe:
             return SideChanges(APP, True, watermark, error=f"table {sync.table.name!r} has no updated_at column configured")
         try:
             with self._app_connector(sync) as connector:
-                count, newest = app_changes_since(connector, watermark)
+                changes, complete = app_changes_since(connector, watermark)
         except Exception as error:  # noqa: BLE001 - one unreachable database must not hide the other syncs
             return SideChanges(APP, True, watermark, error=describe_error(error))
-        return SideChanges(APP, True, watermark, changed=count > 0, count=count, newest=newest)
+        return self._judged(sync, APP, watermark, changes, complete=complete, total=None)
 
 
-def app_changes_since(connector: SqlConnector, watermark: datetime) -> tuple[int, datetime | None]:
-    """Rows (soft-deleted ones included: a deletion is a change) with ``updated_at`` after the watermark, and the newest."""
+def app_changes_since(connector: SqlConnector, watermark: datetime, *, page: int = PROBE_PAGE) -> tuple[list[tuple[str, datetime]], bool]:
+    """The newest rows (soft-deleted ones included: a deletion is a change) with ``updated_at`` after the watermark.
+
+    ``(key, updated_at)`` newest first, at most ``page`` + 1 of them, and whether they are all there are.
+    """
     table = connector.app_table
     column = table.updated_at
     if column is None:
@@ -274,14 +304,20 @@ def app_changes_since(connector: SqlConnector, watermark: datetime) -> tuple[int
         with connector.engine.connect() as connection:
             if dialect.name == "sqlite":
                 # SQLite keeps text of mixed shapes: filter coarsely in SQL, exactly after parsing (see timestamps.py).
-                statement = sa.select(timestamps.select_expression(column, dialect)).where(timestamps.at_or_after(column, watermark, dialect))
-                values = [value for value in connection.execute(statement).scalars() if value is not None]
-                parsed = timestamps.parse_utc(pd.Series(values, dtype=object))
-                later = parsed[parsed > timestamps.watermark_timestamp(watermark)]
-                return len(later), (later.max().to_pydatetime() if len(later) else None)
+                # The coarse filter lets rows just before the watermark through, last in the order: when one
+                # is in the page, every later row is too.
+                statement = (sa.select(table.key, timestamps.select_expression(column, dialect))
+                             .where(timestamps.at_or_after(column, watermark, dialect), column.is_not(None))
+                             .order_by(timestamps.order_expression(column, dialect).desc()).limit(page + 1))
+                rows = connection.execute(statement).all()
+                parsed = timestamps.parse_utc(pd.Series([row[1] for row in rows], dtype=object))
+                cutoff = timestamps.watermark_timestamp(watermark)
+                later = [(str(row[0]), stamp.to_pydatetime()) for row, stamp in zip(rows, parsed, strict=True) if stamp > cutoff]
+                return sorted(later, key=lambda change: change[1], reverse=True), len(rows) <= page or len(later) < len(rows)
             bound = sa.literal(timestamps.to_column_value(watermark, column, dialect), column.type)
-            count, newest = connection.execute(sa.select(sa.func.count(), sa.func.max(column)).where(column > bound)).one()
-    return int(count), (timestamps.as_utc(newest) if newest is not None else None)
+            statement = sa.select(table.key, column).where(column > bound).order_by(column.desc()).limit(page + 1)
+            rows = connection.execute(statement).all()
+    return [(str(key), timestamps.as_utc(stamp)) for key, stamp in rows], len(rows) <= page
 
 
 def epoch_ms(value: datetime) -> int:

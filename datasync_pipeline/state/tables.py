@@ -1,6 +1,13 @@
-"""Tables of the state store (SQLAlchemy Core; SQLite by default, Postgres by URL)."""
+"""Tables of the state store (SQLAlchemy Core; SQLite by default, Postgres by URL).
+
+``metadata.create_all`` (run whenever a store is opened) creates missing tables and, through
+``ADDED_COLUMNS``, adds the nullable columns that came after a table's first release to a store
+created before them: existing stores keep working without a migration step.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -39,6 +46,9 @@ record_status = sa.Table(
     # Failed writes of a transient kind are retried by later runs, with backoff, a few times.
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    # What identifies the record to a person, as {HubSpot property: value} (e.g. {"email": "bad@@x.io"}):
+    # a record that never synced has no pair values, so the record view shows these instead. Null: not given.
+    sa.Column("identity", sa.JSON(none_as_null=True), nullable=True),
 )
 
 # How far each side of a sync has been read: the next incremental run reads changes from here.
@@ -77,3 +87,53 @@ conflicts = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# The echo ledger (state/echoes.py): the last-modified time each of a sync's own writes stamped on a record,
+# so the change probe does not take the sync's own writes for changes. Kept only while newer than the watermark.
+echoes = sa.Table(
+    "datasync_echoes",
+    metadata,
+    sa.Column("sync", sa.String(64), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),
+    sa.Column("record_id", sa.String(255), primary_key=True),
+    sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The association each side of a pair held after the last sync, per associated object: the base of the
+# three-way rule for associations (engine/associations.py). No row: neither side held one.
+association_bases = sa.Table(
+    "datasync_association_bases",
+    metadata,
+    sa.Column("sync", sa.String(64), primary_key=True),
+    sa.Column("hubspot_id", sa.String(64), primary_key=True),
+    sa.Column("associated_object", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(255), nullable=False),
+    sa.Column("hubspot_value", sa.String(64), nullable=True),  # the associated record's HubSpot id
+    sa.Column("app_value", sa.String(255), nullable=True),  # the associated record's app key
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+# Nullable columns added after their table was first released: (table, column name).
+ADDED_COLUMNS = [(record_status, "identity")]
+
+
+@sa.event.listens_for(metadata, "after_create")
+def _add_missing_columns(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> None:
+    """Add the ``ADDED_COLUMNS`` an existing store lacks (safe to race: a concurrent add is not an error)."""
+    inspector = sa.inspect(connection)
+    for table, name in ADDED_COLUMNS:
+        if not inspector.has_table(table.name) or name in {column["name"] for column in inspector.get_columns(table.name)}:
+            continue
+        column = table.c[name]
+        preparer = connection.dialect.identifier_preparer
+        kind = column.type.compile(dialect=connection.dialect)
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN IF NOT EXISTS {preparer.format_column(column)} {kind}"))
+            continue
+        try:
+            connection.execute(sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.format_column(column)} {kind}"))
+        except sa.exc.OperationalError as error:
+            if "duplicate column" not in str(error).lower():  # SQLite: another process added it meanwhile
+                raise
