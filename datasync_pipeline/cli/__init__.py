@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from datasync_pipeline.cli.check import check
 from datasync_pipeline.cli.health import health
 from datasync_pipeline.cli.records import records
 from datasync_pipeline.cli.conflicts import conflicts
@@ -21,6 +22,7 @@ app.command("health")(health)
 app.command("records")(records)
 app.command("restore")(restore)
 app.command("conflicts")(conflicts)
+app.command("check")(check)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from datasync_pipeline.health.records import (
     parse_time,
     read_records,
     selected_syncs,
+    table_columns,
 )
 from datasync_pipeline.health.rows import STATUSES, RecordFilter
 
@@ -35,7 +36,8 @@ def records(
     statuses: list[str] | None = typer.Option(None, "--status", help=f"only records in this status (repeatable): {', '.join(STATUSES)}"),
     since: str | None = typer.Option(None, "--since", help="from this date or ISO timestamp (UTC unless it says otherwise)"),
     until: str | None = typer.Option(None, "--until", help="up to this date (the whole day) or ISO timestamp"),
-    columns: str | None = typer.Option(None, "--columns", help="comma-separated columns, e.g. status,category,email"),
+    columns: str | None = typer.Option(None, "--columns", help="comma-separated columns, e.g. status,category,email "
+                                       "(default: every column with --json/--output; a narrower set in the table)"),
     output: Path | None = typer.Option(None, "--output", "-O", help="export to this file: .csv, .xlsx or .parquet"),
     limit: int = typer.Option(50, "--limit", min=1, help="rows to print without --output"),
     as_json: bool = typer.Option(False, "--json", help="print the rows as JSON lines instead of a table"),
@@ -48,6 +50,8 @@ def records(
             raise RecordViewError(f"unknown status {', '.join(map(repr, unknown_status))}; use one of {', '.join(STATUSES)}")
         syncs = selected_syncs(config, syncs=sync_names, objects=objects)
         chosen = choose_columns(syncs, [c.strip() for c in columns.split(",") if c.strip()] if columns else None)
+        if not columns and output is None and not as_json:
+            chosen = table_columns(syncs)  # a table fits the terminal; exports and JSON keep every column
         where = RecordFilter(
             statuses=tuple(statuses or ()),
             since=parse_time(since) if since else None,
@@ -82,7 +86,7 @@ def _export(engine, syncs, columns: list[str], where: RecordFilter, output: Path
 def _print(engine, syncs, columns: list[str], where: RecordFilter, limit: int, total: int) -> None:
     table = Table(title=f"{total:,} records" + (f", the first {limit:,}" if total > limit else ""), title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrap a long value (an email, an id) instead of hiding its end
     for chunk in read_records(engine, syncs, columns=columns, where=where, limit=limit):
         shown = chunk.astype(object).where(chunk.notna(), None)
         for row in shown.itertuples(index=False, name=None):

@@ -21,6 +21,7 @@ from rich.table import Table
 from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_store_or_exit
 from datasync_pipeline.config import DatasyncConfig, SyncSpec
 from datasync_pipeline.config.loader import config_path as resolve_config_path
+from datasync_pipeline.health.object_view import sync_health
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, format_time, iso_time
 from datasync_pipeline.state import StateStore
 
@@ -116,9 +117,8 @@ def delete(
 
 def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict[str, Any]:
     marks = store.watermarks(sync.name)
-    outcomes = store.outcome_counts(sync.name)
-    failed = {key.removeprefix("failed/"): count for key, count in outcomes.items() if key.startswith("failed/")}
-    excluded = {key.removeprefix("excluded/"): count for key, count in outcomes.items() if key.startswith("excluded/")}
+    counts = sync_health(store.engine, sync)  # the one definition of the counts, shared with `health` and `records`
+    failed, excluded = dict(sorted(counts.failed.items())), dict(sorted(counts.excluded.items()))
     switched_on = store.is_enabled(sync.name)
     table = f"{sync.table.schema_name}.{sync.table.name}" if sync.table.schema_name else sync.table.name
     return {
@@ -135,6 +135,8 @@ def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict
         "pairs": store.pair_count(sync.name),
         "failed": sum(failed.values()),
         "excluded": sum(excluded.values()),
+        "deleted_in_hubspot": counts.deleted_in_hubspot,
+        "deleted_in_app": counts.deleted_in_app,
         "failed_by_category": failed,
         "excluded_by_reason": excluded,
     }

@@ -8,6 +8,7 @@ Values are never echoed in errors: they may be secrets.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,32 @@ CONFIG_ENV_VAR = "DATASYNC_CONFIG"
 EMBEDDED_DEFAULT = "embedded default (datasync_pipeline/demo/datasync.yaml)"
 
 
+@dataclass(frozen=True)
+class LocatedProblem:
+    """One problem at its place: ``where`` is ``file:line`` (or the file), ``path`` e.g. ``syncs[0].table.name``."""
+
+    where: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.path}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"where": self.where, "path": self.path, "message": self.message}
+
+
 class ConfigError(DatasyncError):
-    """The configuration file is refused; the message lists every problem with its place."""
+    """The configuration file is refused; the message lists every problem with its place (``problems``)."""
+
+    def __init__(self, message: str, problems: list[LocatedProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [LocatedProblem("", "(top level)", message)]
+
+    @classmethod
+    def of_file(cls, source: str, cause: str) -> ConfigError:
+        """A refusal of the file as a whole (missing, not YAML, empty)."""
+        return cls(f"{source}: {cause}", [LocatedProblem(source, "(top level)", cause)])
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -40,38 +65,49 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> DatasyncConfig:
     """Load and validate the configuration; with no file anywhere, the embedded demo default."""
+    text, source = config_text(path)
+    return parse_config(text, source=source)
+
+
+def config_text(path: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+    """The text of the configuration ``load_config`` would load, and its source for messages."""
     resolved = config_path(path)
     if resolved is None:
-        text = resources.files("datasync_pipeline.demo").joinpath("datasync.yaml").read_text()
-        return parse_config(text, source=EMBEDDED_DEFAULT)
+        return resources.files("datasync_pipeline.demo").joinpath("datasync.yaml").read_text(), EMBEDDED_DEFAULT
     if not resolved.exists():
-        raise ConfigError(f"{resolved}: no such configuration file")
-    return parse_config(resolved.read_text(), source=str(resolved))
+        raise ConfigError.of_file(str(resolved), "no such configuration file")
+    return resolved.read_text(), str(resolved)
+
+
+def locate(problems: list[Problem], path: str | os.PathLike[str] | None = None) -> list[LocatedProblem]:
+    """Problems found after loading (``config.checks.live_problems``) at their line of the configuration."""
+    text, source = config_text(path)
+    return _located(problems, source=source, lines=_lines_by_path(yaml.compose(text)))
 
 
 def parse_config(text: str, *, source: str) -> DatasyncConfig:
     try:
         document = yaml.compose(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+        raise ConfigError.of_file(source, f"not valid YAML: {error}") from None
     if document is None:
-        raise ConfigError(f"{source}: the file is empty")
+        raise ConfigError.of_file(source, "the file is empty")
     lines = _lines_by_path(document)
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping with connections, state and syncs")
+        raise ConfigError.of_file(source, "the top level must be a mapping with connections, state and syncs")
     missing: list[Problem] = []
     raw = _interpolate(raw, path=(), missing=missing)
     if missing:
-        raise ConfigError(_describe(missing, source=source, lines=lines))
+        raise _describe(missing, source=source, lines=lines)
     try:
         config = DatasyncConfig.model_validate(raw)
     except ValidationError as error:
         problems = [(_without_union_tag(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in error.errors()]
-        raise ConfigError(_describe(problems, source=source, lines=lines)) from None
+        raise _describe(problems, source=source, lines=lines) from None
     problems = find_problems(config)
     if problems:
-        raise ConfigError(_describe(problems, source=source, lines=lines))
+        raise _describe(problems, source=source, lines=lines)
     return config
 
 
@@ -88,15 +124,19 @@ def _interpolate(value: Any, *, path: tuple[Any, ...], missing: list[Problem]) -
     return value
 
 
-def _describe(problems: list[Problem], *, source: str, lines: dict[tuple[Any, ...], int]) -> str:
-    described = []
+def _describe(problems: list[Problem], *, source: str, lines: dict[tuple[Any, ...], int]) -> ConfigError:
+    located = _located(problems, source=source, lines=lines)
+    count = len(located)
+    header = f"{source}: {count} problem{'s' if count > 1 else ''} in the configuration"
+    return ConfigError("\n".join([header, *(f"  {problem}" for problem in located)]), located)
+
+
+def _located(problems: list[Problem], *, source: str, lines: dict[tuple[Any, ...], int]) -> list[LocatedProblem]:
+    located = []
     for path, message in problems:
         line = _nearest_line(path, lines)
-        where = f"{source}:{line}" if line else source
-        described.append(f"{where} {format_path(path) or '(top level)'}: {message}")
-    count = len(described)
-    header = f"{source}: {count} problem{'s' if count > 1 else ''} in the configuration"
-    return "\n".join([header, *("  " + line for line in described)])
+        located.append(LocatedProblem(f"{source}:{line}" if line else source, format_path(path) or "(top level)", message))
+    return located
 
 
 def _without_union_tag(path: tuple[Any, ...]) -> tuple[Any, ...]:

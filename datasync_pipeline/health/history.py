@@ -97,6 +97,11 @@ def sync_history(instance: dg.DagsterInstance, sync: str, *, days: int = 14, now
     return history
 
 
+def last_success(instance: dg.DagsterInstance, sync: str) -> RunSummary | None:
+    """The sync's newest successful run that wrote (dry runs do not count), or None."""
+    return next((run for run in _runs(instance, sync) if run.status == dg.DagsterRunStatus.SUCCESS.value and not run.dry_run), None)
+
+
 def _runs(instance: dg.DagsterInstance, sync: str) -> Iterator[RunSummary]:
     """The sync's runs, newest first: those tagged with its name, and first syncs it shared with other syncs.
 

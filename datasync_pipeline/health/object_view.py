@@ -3,6 +3,12 @@
 Counted in the state store from the same rows the record view lists, so "3 failed" here is three rows
 there. Failed records come by error category and excluded ones by reason, each with its guide from
 the catalogue.
+
+One definition of the counts, for every view (``health``, ``sync list``, ``records --status``, the asset check):
+``failed`` are the records whose last write failed; a pair deleted on one side counts as
+``deleted_in_hubspot`` / ``deleted_in_app`` only, never also as failed (though its surviving record
+carries a failed outcome); ``failing`` is both together: what needs a person, and what
+``records_command`` lists.
 """
 
 from __future__ import annotations
@@ -34,6 +40,18 @@ class SyncHealth:
         return {**self.failed, **{category: count for category, count in deleted.items() if count}}
 
     @property
+    def failing_statuses(self) -> list[str]:
+        """The record-view statuses of the failing records present, e.g. ``["failed", "deleted_in_hubspot"]``."""
+        counts = ((FAILED, sum(self.failed.values())), (DELETED_IN_HUBSPOT, self.deleted_in_hubspot), (DELETED_IN_APP, self.deleted_in_app))
+        return [status for status, count in counts if count]
+
+    @property
+    def records_command(self) -> str | None:
+        """The ``datasync records`` command listing exactly the failing records, or None when none fail."""
+        statuses = self.failing_statuses
+        return f"datasync records --sync {self.sync} " + " ".join(f"--status {status}" for status in statuses) if statuses else None
+
+    @property
     def total(self) -> int:
         return self.synced + self.deleted_in_hubspot + self.deleted_in_app + sum(self.failed.values()) + sum(self.excluded.values())
 
@@ -42,6 +60,7 @@ class SyncHealth:
             "sync": self.sync, "object": self.object, "total": self.total, "synced": self.synced,
             "failed": sum(self.failed.values()), "excluded": sum(self.excluded.values()),
             "deleted_in_hubspot": self.deleted_in_hubspot, "deleted_in_app": self.deleted_in_app,
+            "failing": sum(self.failing.values()), "records_command": self.records_command,
             "failed_by_category": dict(sorted(self.failed.items())), "excluded_by_reason": dict(sorted(self.excluded.items())),
             "troubleshooting": {
                 category: {"title": guide.title, "explanation": guide.explanation, "steps": guide.steps_for(self.sync)}

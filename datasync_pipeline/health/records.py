@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.health.rows import BASE_COLUMNS, RecordFilter, field_label, paired_rows, unpaired_rows
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, resolve_mappings
 
 CHUNK_SIZE = 50_000
 
@@ -38,6 +38,24 @@ def selected_syncs(config: DatasyncConfig, *, syncs: list[str] | None = None, ob
 
 def sync_fields(sync: SyncSpec) -> list[str]:
     return [mapping.hubspot for mapping in resolve_mappings(sync)]
+
+
+IDENTITY_FIELDS = {Identity.EMAIL: ("email",), Identity.NAME_OR_DOMAIN: ("name", "domain"), Identity.SKU_OR_NAME: ("hs_sku", "name")}
+TABLE_COLUMNS = ["status", "category", "hubspot_id", "app_id"]
+
+
+def identity_fields(sync: SyncSpec) -> list[str]:
+    """The HubSpot properties a person tells the sync's records apart by: its identity rule's, else the required one."""
+    object_type = OBJECT_TYPES[sync.object]
+    wanted = IDENTITY_FIELDS.get(object_type.identity) or tuple(m.hubspot for m in object_type.default_mappings if m.required)[:1]
+    mapped = sync_fields(sync)
+    return [field for field in wanted if field in mapped]
+
+
+def table_columns(syncs: list[SyncSpec]) -> list[str]:
+    """The columns printed by default: few enough for an 80-column terminal (``--columns``/``--json`` give all)."""
+    fields = dict.fromkeys(field_label(field) for sync in syncs for field in identity_fields(sync))
+    return (["sync"] if len(syncs) > 1 else []) + TABLE_COLUMNS + list(fields) + ["message"]
 
 
 def available_columns(syncs: list[SyncSpec]) -> list[str]:

@@ -7,6 +7,9 @@ A sync's records are its linked pairs (``datasync_pairs``) and the records with 
 - ``failed`` when the last write of either side failed (its category and message come from the outcome),
 - ``synced`` otherwise.
 
+A record without a pair shows the values of its ``identity`` (``{property: value}``, as the load that
+failed or excluded it recorded them), so a user can tell which record ``bad@@x.io`` is.
+
 Both the object view (counts) and the record view (listing and exports) read these two selects, so
 their numbers agree; the database does the joins and filters, so a million pairs never pass through
 Python one dict at a time.
@@ -83,7 +86,8 @@ def unpaired_rows(sync: str, fields: list[str], *, where: RecordFilter = RecordF
     outcome = record_status
     linked_hubspot = sa.exists().where(pairs.c.sync == outcome.c.sync, pairs.c.hubspot_id == outcome.c.record_id)
     linked_app = sa.exists().where(pairs.c.sync == outcome.c.sync, pairs.c.app_id == outcome.c.record_id)
-    values = [sa.null().label(field_label(field)) for field in fields]
+    # A record that never synced has no pair values: its identity (as the load recorded it) stands in for them.
+    values = [outcome.c.identity[field].as_string().label(field_label(field)) for field in fields]
     query = (
         sa.select(
             outcome.c.sync, outcome.c.status, outcome.c.category, outcome.c.message,

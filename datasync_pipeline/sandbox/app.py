@@ -8,6 +8,7 @@ limit, then the endpoint itself.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import socket
@@ -34,6 +35,7 @@ ASSOCIATION_RECORD_PREFIXES = ("/crm/v4/objects", "/crm/objects/2026-03")
 ASSOCIATION_BATCH_PREFIXES = ("/crm/v4/associations", "/crm/associations/2026-03")
 PROPERTY_PREFIXES = ("/crm/v3/properties", "/crm/properties/2026-03")
 CONTROL_PREFIX = "/_sandbox/"
+CONTROL_HEADER = "X-Sandbox-Control-Token"
 OAUTH_TOKEN_PATH = "/oauth/v3/token"
 
 Handler = Callable[..., Response]
@@ -94,6 +96,11 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def _matches(given: str | None, expected: str) -> bool:
+    """A credential check in constant time, so response times do not leak how much of a guess was right."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
 class SandboxApplication:
     """The WSGI callable serving one sandbox."""
 
@@ -125,11 +132,14 @@ class SandboxApplication:
         if rule.rule == OAUTH_TOKEN_PATH:
             # Refreshing a token is how a client gets one: it authenticates with its client secret instead.
             return self._run(handler, request, arguments, {})
-        token = _bearer_token(request)
-        if token != settings.token:
-            return self._unauthenticated(token)
         if rule.rule.startswith(CONTROL_PREFIX):
+            # The control routes have their own credential: the CRM token (which OAuth hands out) never opens them.
+            if not _matches(request.headers.get(CONTROL_HEADER), settings.control_token):
+                return self._control_refused()
             return self._run(handler, request, arguments, {})
+        token = _bearer_token(request)
+        if not _matches(token, settings.token):
+            return self._unauthenticated(token)
 
         self.sandbox.count_request(f"{request.method} {path_template(rule)}")
         fault = self.sandbox.faults.take(request.method, request.path)
@@ -164,6 +174,14 @@ class SandboxApplication:
             )
         else:
             message = "The access token provided is invalid or does not belong to this portal."
+        return json_response(error_body("INVALID_AUTHENTICATION", message), status=401)
+
+    @staticmethod
+    def _control_refused() -> Response:
+        message = (
+            f"The /_sandbox/ control routes need the {CONTROL_HEADER} header with the sandbox's control token "
+            "(printed by `datasync sandbox serve`); the CRM access token does not open them."
+        )
         return json_response(error_body("INVALID_AUTHENTICATION", message), status=401)
 
     def _apply_fault(self, fault: Fault, request: Request) -> Response | None:

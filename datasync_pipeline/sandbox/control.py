@@ -1,7 +1,8 @@
 """The ``/_sandbox/`` control API: seed records, inject faults and read request counts over HTTP.
 
-It lets a sandbox served by another process be driven the way tests drive an in-process one. Same
-bearer token as the CRM API; never rate limited, faulted or counted.
+It lets a sandbox served by another process be driven the way tests drive an in-process one. Its own
+credential: the ``X-Sandbox-Control-Token`` header with the sandbox's ``control_token``, never the CRM
+bearer token (``/oauth/v3/token`` hands that one out). Never rate limited, faulted or counted.
 """
 
 from __future__ import annotations

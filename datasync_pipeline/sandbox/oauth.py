@@ -1,11 +1,15 @@
 """``POST /oauth/v3/token``: the OAuth refresh a HubSpot OAuth app performs every 30 minutes.
 
 The sandbox has one token, so a refresh hands back that token; the point is that clients exercise
-their refresh path and parse HubSpot's answer shape.
+their refresh path and parse HubSpot's answer shape. Only the OAuth app the sandbox was configured
+with (``client_id`` and ``client_secret`` in its settings) may refresh: any other client, or any client
+at all when none is configured, gets HubSpot's 400 ``BAD_CLIENT_ID`` error body. The token handed out
+opens the CRM API only, never the ``/_sandbox/`` control routes (they have their own credential).
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
@@ -14,9 +18,11 @@ from datasync_pipeline.sandbox.errors import HubSpotError, json_response
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
+    from datasync_pipeline.sandbox.settings import SandboxSettings
 
 ACCESS_TOKEN_LIFETIME_SECONDS = 1800
 SANDBOX_HUB_ID = 1234567
+BAD_CLIENT = "BAD_CLIENT_ID"
 
 
 def refresh_token(sandbox: Sandbox, request: Request) -> Response:
@@ -26,6 +32,8 @@ def refresh_token(sandbox: Sandbox, request: Request) -> Response:
     for field in ("refresh_token", "client_id", "client_secret"):
         if not form.get(field):
             raise HubSpotError(400, "VALIDATION_ERROR", f"missing or invalid {field}")
+    if not is_known_client(sandbox.settings, form["client_id"], form["client_secret"]):
+        raise HubSpotError(400, BAD_CLIENT, "missing or unknown client id, or a client secret that does not belong to it")
     return json_response({
         "token_type": "bearer",
         "access_token": sandbox.settings.token,
@@ -35,3 +43,12 @@ def refresh_token(sandbox: Sandbox, request: Request) -> Response:
         "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
                    "crm.objects.companies.write", "crm.objects.deals.read", "crm.objects.deals.write", "oauth"],
     })
+
+
+def is_known_client(settings: SandboxSettings, client_id: str, client_secret: str) -> bool:
+    """The configured OAuth app's credentials, compared in constant time; False when none is configured."""
+    if settings.client_id is None or settings.client_secret is None:
+        return False
+    same_id = hmac.compare_digest(client_id.encode(), settings.client_id.encode())
+    same_secret = hmac.compare_digest(client_secret.encode(), settings.client_secret.encode())
+    return same_id and same_secret

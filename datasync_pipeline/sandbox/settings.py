@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,18 @@ class SandboxSettings:
     otherwise, so a sandbox survives restarts. ``rate_window_seconds`` shortens the ten-second window
     so tests of rate limiting stay quick. ``latency_ms`` is slept on every request to feel like a network;
     ``search_index_delay_ms`` hides freshly written records from search, as HubSpot's indexing lag does.
+
+    Three credentials, none obtainable from another: ``token`` is the CRM API's bearer token (what
+    ``/oauth/v3/token`` hands out); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
+    the ``X-Sandbox-Control-Token`` header; random unless given, so knowing the CRM token is not enough);
+    ``client_id`` / ``client_secret`` are the one OAuth app allowed to refresh (none: every refresh is refused).
     """
 
     db_path: str
     token: str = "sandbox-token"
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     tier: str = "starter"
     rate_window_seconds: float = 10.0
     latency_ms: int = 0
@@ -52,6 +61,10 @@ class SandboxSettings:
             raise ValueError(f"Unknown sandbox tier {self.tier!r}; choose one of: {known}")
         if self.rate_window_seconds <= 0:
             raise ValueError("rate_window_seconds must be positive")
+        if not self.control_token or self.control_token == self.token:
+            raise ValueError("the control token must be set and differ from the CRM bearer token")
+        if (self.client_id is None) != (self.client_secret is None) or self.client_id == "" or self.client_secret == "":
+            raise ValueError("give both the OAuth client id and its client secret, or neither")
 
     @property
     def rate_limit_tier(self) -> RateLimitTier:

@@ -66,7 +66,7 @@ def test_list_as_json_shows_each_sync_with_its_switches_watermarks_and_record_co
         "app_table": "erp.customers", "direction": "two_way",
         "enabled_in_config": True, "switched_on": True, "enabled": True,
         "watermarks": {"hubspot": "2026-11-28T20:10:03.000000+00:00", "app": "2026-11-28T20:09:55.000000+00:00"},
-        "pairs": 2, "failed": 1, "excluded": 2,
+        "pairs": 2, "failed": 1, "excluded": 2, "deleted_in_hubspot": 0, "deleted_in_app": 0,
         "failed_by_category": {"invalid_value": 1}, "excluded_by_reason": {"no unique identity": 2},
     }
     assert deals["app_table"] == "erp.sales.deals" and deals["direction"] == "app_to_hubspot"

@@ -95,7 +95,7 @@ def test_daily_budget_is_enforced(starter) -> None:
 def test_control_endpoints_are_not_rate_limited(starter) -> None:
     served, client = starter
     for _ in range(110):
-        assert client.get("/_sandbox/stats").status_code == 200
+        assert client.get("/_sandbox/stats", headers=control_headers(served)).status_code == 200
     assert client.get("/crm/v3/objects/contacts").headers["X-HubSpot-RateLimit-Remaining"] == "99"
 
 
@@ -142,20 +142,25 @@ def test_faults_clear(api: httpx.Client, served_sandbox) -> None:
     assert api.get("/crm/v3/objects/contacts").status_code == 200
 
 
-def test_control_api_seeds_faults_and_reports_counts(api: httpx.Client) -> None:
+def control_headers(served: ServedSandbox) -> dict[str, str]:
+    return {"X-Sandbox-Control-Token": served.control_token}
+
+
+def test_control_api_seeds_faults_and_reports_counts(api: httpx.Client, served_sandbox: ServedSandbox) -> None:
+    control = control_headers(served_sandbox)
     seeded = api.post("/_sandbox/seed", json={"objectType": "contacts", "records": [{"email": "s@example.com"}],
-                                              "updatedAt": "2024-01-01T00:00:00Z"})
+                                              "updatedAt": "2024-01-01T00:00:00Z"}, headers=control)
     assert seeded.status_code == 201
     [contact_id] = seeded.json()["ids"]
     assert api.get(f"/crm/v3/objects/contacts/{contact_id}").json()["updatedAt"] == "2024-01-01T00:00:00.000Z"
 
-    assert api.post("/_sandbox/faults", json={"status": 503, "times": 1, "pathContains": "/contacts"}).status_code == 201
+    assert api.post("/_sandbox/faults", json={"status": 503, "times": 1, "pathContains": "/contacts"}, headers=control).status_code == 201
     assert api.get("/crm/v3/objects/contacts").status_code == 503
-    assert api.post("/_sandbox/faults", json={"status": 500, "times": 3}).status_code == 201
-    assert api.delete("/_sandbox/faults").status_code == 204
+    assert api.post("/_sandbox/faults", json={"status": 500, "times": 3}, headers=control).status_code == 201
+    assert api.delete("/_sandbox/faults", headers=control).status_code == 204
     assert api.get("/crm/v3/objects/contacts").status_code == 200
 
-    stats = api.get("/_sandbox/stats").json()
+    stats = api.get("/_sandbox/stats", headers=control).json()
     assert stats["requestCounts"]["GET /crm/v3/objects/{objectType}"] == 2
     assert stats["requestCounts"]["GET /crm/v3/objects/{objectType}/{objectId}"] == 1
     assert not any(route.startswith(("GET /_sandbox", "POST /_sandbox")) for route in stats["requestCounts"])

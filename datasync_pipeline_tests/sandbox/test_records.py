@@ -192,15 +192,3 @@ def test_concurrent_creates_from_many_threads_all_succeed_with_distinct_ids(api:
         ids = list(pool.map(create, range(40)))
     assert len(set(ids)) == 40
     assert api.post("/crm/v3/objects/contacts/search", json={"limit": 1}).json()["total"] == 40
-
-
-def test_oauth_refresh_answers_with_hubspot_token_shape(served_sandbox) -> None:
-    response = httpx.post(f"{served_sandbox.url}/oauth/v3/token", data={
-        "grant_type": "refresh_token", "refresh_token": "r", "client_id": "c", "client_secret": "s",
-    })
-    assert response.status_code == 200
-    body = response.json()
-    assert body["access_token"] == served_sandbox.token
-    assert body["expires_in"] == 1800
-    assert {"token_type", "refresh_token", "hub_id", "scopes"} <= set(body)
-    assert httpx.post(f"{served_sandbox.url}/oauth/v3/token", data={"grant_type": "password"}).status_code == 400

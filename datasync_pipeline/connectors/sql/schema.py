@@ -2,14 +2,16 @@
 
 Names come from the user's config, so they are never spliced into SQL: the table is reflected and
 statements are built from the reflected ``Column`` objects, which SQLAlchemy quotes (spaces, quotes,
-upper case and dashes all work). A missing table or column fails fast with a message that lists
-what does exist, so the user can fix the typo without opening a database client.
+upper case and dashes all work). A missing table or column fails fast with a message that names
+the near matches among what does exist (never the whole schema, which may hold hundreds of tables),
+so the user can fix the typo without opening a database client; ``datasync check`` reports the same.
 """
 
 from __future__ import annotations
 
 import difflib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -91,26 +93,43 @@ class AppTable:
 
 def reflect_app_table(engine: sa.Engine, spec: SqlTableSpec) -> AppTable:
     """Reflect ``spec.table`` and check that the key, the mapped and the role columns exist."""
-    inspector = sa.inspect(engine)
-    if not inspector.has_table(spec.table, schema=spec.schema):
-        existing = sorted(inspector.get_table_names(schema=spec.schema))
-        raise SqlSchemaError(
-            f"table {spec.qualified_name!r} does not exist in the app database"
-            f"{_suggestion(spec.table, existing)}; existing tables: {_listing(existing)}"
-        )
+    problem = missing_table(engine, spec)
+    if problem:
+        raise SqlSchemaError(problem)
     table = sa.Table(spec.table, sa.MetaData(), schema=spec.schema, autoload_with=engine)
     if _is_serial(table, spec.key_column):
         table = _with_autoincrement_key(engine, table, spec)
-    existing_columns = [column.name for column in table.columns]
-    missing = [name for name in spec.all_columns if name not in table.c]
+    missing = missing_columns(table, spec.all_columns)
     if missing:
-        details = "; ".join(
-            f"column {name!r} does not exist{_suggestion(name, existing_columns)}" for name in missing
-        )
-        raise SqlSchemaError(
-            f"table {spec.qualified_name!r}: {details}; existing columns: {_listing(existing_columns)}"
-        )
+        raise SqlSchemaError(f"table {spec.qualified_name!r}: {'; '.join(missing.values())}")
     return AppTable(spec=spec, table=table)
+
+
+def missing_table(engine: sa.Engine, spec: SqlTableSpec) -> str | None:
+    """Why ``spec.table`` cannot be used (it does not exist, with its near matches), or None when it exists."""
+    inspector = sa.inspect(engine)
+    if inspector.has_table(spec.table, schema=spec.schema):
+        return None
+    existing = inspector.get_table_names(schema=spec.schema)
+    where = f"schema {spec.schema!r} of the app database" if spec.schema else "the app database"
+    return f"table {spec.qualified_name!r} does not exist in {where}{_suggestion(spec.table, existing, 'tables')}"
+
+
+def missing_columns(table: sa.Table, names: Iterable[str]) -> dict[str, str]:
+    """``{name: why}`` for each of ``names`` the table lacks, with its near matches among the table's columns."""
+    existing = [column.name for column in table.columns]
+    return {
+        name: f"column {name!r} does not exist{_suggestion(name, existing, 'columns')}"
+        for name in dict.fromkeys(names) if name not in table.c
+    }
+
+
+def near_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` of ``candidates`` that look like ``name`` (a typo, another case), best first."""
+    candidates = list(candidates)
+    close = difflib.get_close_matches(name, candidates, n=n)
+    same_but_case = [c for c in candidates if c.lower() == name.lower() and c not in close]
+    return (same_but_case + close)[:n]
 
 
 def _is_serial(table: sa.Table, key_name: str) -> bool:
@@ -134,13 +153,9 @@ def _with_autoincrement_key(engine: sa.Engine, table: sa.Table, spec: SqlTableSp
     return sa.Table(spec.table, sa.MetaData(), declared, schema=spec.schema, autoload_with=engine)
 
 
-def _suggestion(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    if not close:
-        lowered = [candidate for candidate in candidates if candidate.lower() == name.lower()]
-        close = lowered[:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _listing(names: list[str]) -> str:
-    return ", ".join(repr(name) for name in names) if names else "(none)"
+def _suggestion(name: str, candidates: Iterable[str], kind: str) -> str:
+    candidates = list(candidates)
+    close = near_matches(name, candidates)
+    if close:
+        return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+    return f" (none of its {len(candidates)} {kind} has a similar name)" if candidates else f" (it has no {kind})"
