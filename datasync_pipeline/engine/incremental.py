@@ -9,6 +9,7 @@ before anything is created. Pairs whose record was deleted on one side stop sync
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ class Deletions:
     in_hubspot: list[str] = field(default_factory=list)
     in_app: list[str] = field(default_factory=list)
     known: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["hubspot_id", "app_id", "status"]))
+    newest_app_deletion: datetime | None = None  # the newest ``updated_at`` among the soft-deleted rows read
 
 
 @dataclass

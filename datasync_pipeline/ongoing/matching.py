@@ -168,13 +168,15 @@ def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, 
     archived = changes.archived_in_hubspot(client, sync.object)
     linked_archived = store.last_values(sync.name, hubspot_ids=archived)
     in_hubspot = linked_archived.loc[linked_archived["status"] == SYNCED, "hubspot_id"].tolist()
+    soft_deleted = connector.read_soft_deleted_stamps_since(app_watermark - changes.APP_OVERLAP)
     if check_every_link:
         synced = store.known_pairs(sync.name, status=SYNCED)
         gone_app = set(connector.read_deleted(synced["app_id"]))
         candidates = synced[synced["app_id"].isin(gone_app)]
     else:
-        soft_deleted = connector.read_soft_deleted_since(app_watermark - changes.APP_OVERLAP)
-        candidates = store.last_values(sync.name, app_ids=soft_deleted)
+        candidates = store.last_values(sync.name, app_ids=list(soft_deleted))
         candidates = candidates[candidates["status"] == SYNCED]
     in_app = candidates.loc[~candidates["hubspot_id"].isin(in_hubspot), "hubspot_id"].tolist()
-    return Deletions(in_hubspot=in_hubspot, in_app=in_app)
+    # Soft-deleted rows are read here, not among the changes: the app watermark moves past them too.
+    newest = max(soft_deleted.values()).to_pydatetime() if soft_deleted else None
+    return Deletions(in_hubspot=in_hubspot, in_app=in_app, newest_app_deletion=newest)

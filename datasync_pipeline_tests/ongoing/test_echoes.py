@@ -129,3 +129,29 @@ def test_the_ledger_forgets_writes_the_watermark_has_passed(scenario):
     with store.engine.connect() as connection:
         kept = sorted(connection.execute(sa.text("select record_id from datasync_echoes")).scalars())
     assert kept == ["2", "3"]
+
+
+def test_issue9_after_a_soft_delete_in_the_app_the_probe_settles(tmp_path: Path, instance):
+    """The run that marks the deletion moves the app watermark past it: the sensor does not see it again forever."""
+    from datasync_pipeline.config import parse_config
+    from datasync_pipeline_tests.defs.scenario import CONFIG
+
+    scenario = contacts_scenario(tmp_path)
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE customers ADD COLUMN deleted_at DATETIME"))
+    scenario.config = parse_config(CONFIG.format(home=tmp_path, extra="").replace(
+        "table: {name: customers}", "table: {name: customers, soft_delete: deleted_at}"), source="scenario")
+    scenario.seed_hubspot([{"email": "ben@example.com", "firstname": "Ben"}])
+    scenario.seed_app([{"email": "ben@example.com", "first_name": "Ben"}])
+    assert run_first_sync(scenario.config, instance=instance).success
+    now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE customers SET deleted_at = {now}, updated_at = {now}"))
+    engine.dispose()
+    assert probe(scenario).app.changed
+
+    run = run_incremental(scenario.config, ["contacts"], instance=instance)  # right after the delete, within the overlap
+    assert run.success and run.syncs[0].value("checkpoint", "datasync/deleted_in_app") == 1
+    assert not probe(scenario).changed, probe(scenario).message
+    scenario.sandbox.close()

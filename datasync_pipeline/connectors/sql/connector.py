@@ -81,6 +81,10 @@ class SqlConnector:
         """Keys of rows soft-deleted since the watermark (cheap: among the changes)."""
         return self._reader.read_soft_deleted_since(watermark)
 
+    def read_soft_deleted_stamps_since(self, watermark: datetime) -> dict[str, Any]:
+        """Keys of rows soft-deleted since the watermark, with the ``updated_at`` of each."""
+        return self._reader.read_soft_deleted_stamps_since(watermark)
+
     def read_keys(self, keys: Iterable[str]) -> pd.DataFrame:
         """The live rows with these keys (e.g. the app side of changed pairs)."""
         return self._reader.read_keys(keys, self.batch_size)

@@ -97,10 +97,15 @@ class SqlReader:
 
         Empty without a soft-delete column; hard deletes leave no row to find this way (see ``read_deleted``).
         """
+        return list(self.read_soft_deleted_stamps_since(watermark))
+
+    def read_soft_deleted_stamps_since(self, watermark: datetime) -> dict[str, pd.Timestamp]:
+        """``read_soft_deleted_since`` with each row's ``updated_at``: a run that read a deletion moves its
+        watermark past it, so the change probe stops reporting it."""
         column = self._app.soft_delete
         updated_at = self._app.updated_at
         if column is None or updated_at is None:
-            return []
+            return {}
         statement = (
             sa.select(self._app.key, timestamps.select_expression(updated_at, self._dialect))
             .where(sa.not_(self._app.live_condition()), timestamps.at_or_after(updated_at, watermark, self._dialect))
@@ -109,10 +114,10 @@ class SqlReader:
             with self._engine.connect() as connection:
                 rows = connection.execute(statement).all()
         if not rows:
-            return []
+            return {}
         stamps = timestamps.parse_utc(pd.Series([row[1] for row in rows], dtype=object))
         cutoff = timestamps.watermark_timestamp(watermark)
-        return [str(row[0]) for row, stamp in zip(rows, stamps) if stamp >= cutoff]
+        return {str(row[0]): stamp for row, stamp in zip(rows, stamps) if stamp >= cutoff}
 
     def read_keys(self, keys: Iterable[str], batch_size: int) -> pd.DataFrame:
         """The live rows with these keys (the app side of changed pairs), in batches of ``batch_size``."""

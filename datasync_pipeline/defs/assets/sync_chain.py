@@ -177,7 +177,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         failed = store.failed_records(sync.name, run_id=run_id)
         committed = commit_pair_values(store, sync.name, plan, failed=failed)
         logged = store.record_conflicts(sync.name, plan.conflicts, run_id=run_id)
-        marks = next_watermarks(context, hubspot, app)
+        marks = next_watermarks(context, hubspot, app, newest_app_deletion=matched.deletions.newest_app_deletion)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
         current = store.watermarks(sync.name)
         failed_in_run = len(store.failed_records(sync.name, run_id=run_id))
@@ -220,11 +220,13 @@ def record_deletions(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: 
                               recorded_by="checkpoint", run_id=run_id)
 
 
-def next_watermarks(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame) -> dict[str, datetime]:
+def next_watermarks(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, app: pd.DataFrame, *,
+                    newest_app_deletion: datetime | None = None) -> dict[str, datetime]:
     """Where the next run reads from: everything changed before this run started, less the read overlap, was read.
 
     Not only the newest change read: after a bulk change sharing one timestamp, that alone would make every
-    later run read the whole bulk again through the overlap.
+    later run read the whole bulk again through the overlap. Soft-deleted app rows are read apart from the
+    changes; the newest of them counts as read too, or the change probe would report it again forever.
     """
     record = context.instance.get_run_record_by_id(context.run.run_id)
     started = datetime.fromtimestamp(record.start_time, UTC) if record and record.start_time else datetime.now(UTC)
@@ -232,7 +234,10 @@ def next_watermarks(context: dg.AssetExecutionContext, hubspot: pd.DataFrame, ap
     for side, frame, overlap in (("hubspot", hubspot, changes.HUBSPOT_OVERLAP), ("app", app, changes.APP_OVERLAP)):
         read = frame[frames.MODIFIED_AT].dropna() if frames.MODIFIED_AT in frame else pd.Series(dtype="datetime64[ns, UTC]")
         newest_read = read.max().to_pydatetime() if len(read) else None
-        marks[side] = max(filter(None, [newest_read, started - overlap]))
+        # Like a change read, but only if stamped before the run started: the changes read after that were
+        # not all read yet when the deletions were (a later run counts them).
+        deleted = newest_app_deletion if side == "app" and newest_app_deletion and newest_app_deletion <= started else None
+        marks[side] = max(filter(None, [newest_read, deleted, started - overlap]))
     return marks
 
 
