@@ -77,7 +77,7 @@ def test_a_rerun_first_sync_carries_pending_app_edits_instead_of_reverting_them(
     by_email = {p["email"]: p for p in scenario.hubspot_contacts().values()}
     assert by_email["p1@example.com"]["firstname"] == "New"
     assert {c["email"]: c["first_name"] for c in scenario.customers()}["p1@example.com"] == "New"
-    assert rerun.syncs[0].value("checkpoint", "datasync/conflicts_logged") == 0
+    assert rerun.syncs[0].value("hubspot_load", "datasync/conflicts_logged") == 0
 
 
 def test_a_linked_row_whose_email_became_invalid_stays_linked_and_fails(tmp_path, instance):

@@ -79,6 +79,22 @@ def test_rule3_a_field_changed_on_both_sides_goes_to_the_default_app_and_is_logg
     assert conflicts[["hubspot_id", "field", "hubspot_value", "app_value", "winner"]].values.tolist() == [[ann, "city", "Bonn", "Köln", "hubspot"]]
 
 
+def test_issue9_a_crash_between_the_loads_and_the_checkpoint_keeps_the_runs_conflict_log(synced, instance, monkeypatch):
+    ann = hubspot_id_of(synced, "ann@example.com")
+    update_hubspot(synced, ann, city="Bonn")
+    update_app(synced, "ann@example.com", city="Köln")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the loads")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
+        assert not run_incremental(synced.config, ["contacts"], instance=instance).success
+    assert run_incremental(synced.config, ["contacts"], instance=instance).success  # the rerun finds the pair converged
+    conflicts = StateStore(synced.config.state.url).conflicts("contacts")
+    assert conflicts[["hubspot_id", "field", "hubspot_value", "app_value", "winner"]].values.tolist() == [[ann, "city", "Bonn", "Köln", "hubspot"]]
+
+
 def test_new_records_are_matched_before_anything_is_created(synced, instance):
     # A new app row and a new HubSpot contact with the same address: linked, not created twice.
     synced.seed_app([{"email": "Cy@Example.com ", "first_name": "Cy"}])

@@ -140,10 +140,15 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         client = getattr(context.resources, hubspot_key).client
         calls_before = Counter(client.call_counts)
         run = run_of(context)
+        logged = 0
         if not run.dry_run:
             run.check_lease(sync.name)
+            # Logged before either side is written, so a crash between the loads and the checkpoint cannot lose
+            # them (a rerun finds the pair converged and sees no conflict any more).
+            logged = store_of(context).record_conflicts(sync.name, plan.conflicts, run_id=context.run.run_id)
         outcome = load_hubspot(client, store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
-        return dg.MaterializeResult(metadata={**outcome.metadata(), **api_call_metadata(client.call_counts, calls_before)})
+        return dg.MaterializeResult(metadata={**outcome.metadata(), "datasync/conflicts_logged": logged,
+                                              **api_call_metadata(client.call_counts, calls_before)})
 
     # After the HubSpot load: the app rows it created records for get their new HubSpot ids in the same run.
     @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, hubspot_key, *run_keys},
@@ -176,7 +181,6 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         record_validation(store, sync, matched, run_id=run_id)
         failed = store.failed_records(sync.name, run_id=run_id)
         committed = commit_pair_values(store, sync.name, plan, failed=failed)
-        logged = store.record_conflicts(sync.name, plan.conflicts, run_id=run_id)
         marks = next_watermarks(context, hubspot, app, newest_app_deletion=matched.deletions.newest_app_deletion)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
         current = store.watermarks(sync.name)
@@ -186,7 +190,6 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             context.instance.add_run_tags(run_id, {f"{FAILED_RECORDS_TAG}/{sync.name}": str(failed_in_run)})
         metadata.update({
             "datasync/failed_in_run": failed_in_run,
-            "datasync/conflicts_logged": logged,
             "datasync/pairs_committed": committed,
             "datasync/deleted_in_hubspot": len(matched.deletions.in_hubspot),
             "datasync/deleted_in_app": len(matched.deletions.in_app),
