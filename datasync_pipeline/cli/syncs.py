@@ -24,6 +24,7 @@ from datasync_pipeline.config.loader import config_path as resolve_config_path
 from datasync_pipeline.health.object_view import sync_health
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, format_time, iso_time
 from datasync_pipeline.state import StateStore
+from datasync_pipeline.state.leases import holder
 
 sync_app = typer.Typer(help="List the syncs; disable, re-enable or delete one.", no_args_is_help=True)
 NameArgument = typer.Argument(..., help="the sync's name in datasync.yaml")
@@ -101,6 +102,12 @@ def delete(
     config = load_or_exit(config_path)
     sync = _sync(config, name)
     store = open_store_or_exit(config)
+    running = holder(store.engine, sync.name)
+    if running is not None and running.alive():
+        # Deleting under a running sync would let it write links and watermarks back for a sync that is gone.
+        typer.echo(f"sync {sync.name} is being run by run {running.run_id} (lease until {running.expires_at:%H:%M:%S} UTC): "
+                   f"cancel that run in the Dagster UI or wait for it, then delete again", err=True)
+        raise typer.Exit(1)
     if not yes:
         typer.confirm(
             f"Delete sync {sync.name}? datasync forgets its {store.pair_count(sync.name):,} linked pairs, its watermarks and "
@@ -113,6 +120,30 @@ def delete(
         typer.echo(f"  {STATE_LABELS.get(table_name, table_name)}: {count:,} removed")
     where = resolve_config_path(config_path) or "the configuration"
     typer.echo(f"Now remove the sync named {sync.name} from {where}; until then a first sync would start it afresh.")
+
+
+@sync_app.command("run")
+def run_now(
+    name: str = NameArgument,
+    reconcile: bool = typer.Option(False, "--reconcile", help="also check every link for deletions and re-read every association"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="plan and report; write nothing anywhere"),
+    config_path: Path | None = ConfigOption,
+) -> None:
+    """Run one incremental sync now, as the change sensor's runs do (same job, tags and history)."""
+    from datasync_pipeline.defs.launch import run_incremental
+
+    config = load_or_exit(config_path)
+    sync = _sync(config, name)
+    report = run_incremental(config, [sync.name], dry_run=dry_run, reason="reconcile" if reconcile else "change", log_level="WARNING")
+    [summary] = report.syncs
+    written = {step: (summary.value(step, "datasync/created"), summary.value(step, "datasync/updated")) for step in ("hubspot_load", "app_load")}
+    state = "succeeded" if report.success else "FAILED"
+    typer.echo(f"{'dry run of ' if dry_run else ''}incremental run {report.run_id[:8]} of {sync.name} {state}: "
+               f"HubSpot {written['hubspot_load'][0]:,} created, {written['hubspot_load'][1]:,} updated; "
+               f"app {written['app_load'][0]:,} created, {written['app_load'][1]:,} updated")
+    if not report.success:
+        typer.echo(f"see the run's failed step in the Dagster UI: run {report.run_id}", err=True)
+        raise typer.Exit(1)
 
 
 def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict[str, Any]:

@@ -149,3 +149,16 @@ def test_an_unknown_sync_name_is_refused_with_the_known_ones(config_file, store,
     assert result.exit_code == 2
     assert "No sync named 'contcts' in the configuration; known syncs: contacts, deals" in result.output
     assert store.pair_count("contacts") == 2 and store.is_enabled("contacts")
+
+
+def test_delete_is_refused_while_a_run_holds_the_syncs_lease(config_file: Path, store: StateStore):
+    from datasync_pipeline.state.leases import Lease
+
+    lease = Lease.acquire(store.engine, ["contacts"], "run-in-progress")
+    result = CliRunner().invoke(app, ["sync", "delete", "contacts", "--yes", "--config", str(config_file)])
+    assert result.exit_code == 1
+    assert "run-in-progress" in result.output and "cancel that run" in result.output
+    assert store.pair_count("contacts") == 2  # nothing forgotten
+    lease.release()
+    assert CliRunner().invoke(app, ["sync", "delete", "contacts", "--yes", "--config", str(config_file)]).exit_code == 0
+    assert store.pair_count("contacts") == 0

@@ -231,3 +231,23 @@ def test_the_conflict_log_exports_to_csv_and_excel(synced, instance, tmp_path, m
         assert result.exit_code == 0, result.output
         exported = pd.read_csv(tmp_path / name) if name.endswith(".csv") else pd.read_excel(tmp_path / name)
         assert exported[["field", "hubspot_value", "app_value", "winner"]].values.tolist() == [["city", "Bonn", "Köln", "hubspot"]]
+
+
+def test_sync_run_syncs_one_change_now_as_the_sensors_runs_do(synced, instance, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from datasync_pipeline.cli import app
+    from datasync_pipeline_tests.defs.scenario import CONFIG
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    config_file = tmp_path / "datasync.yaml"
+    config_file.write_text(CONFIG.format(home=synced.home, extra=""))
+    update_app(synced, "ann@example.com", city="Linz")
+
+    result = CliRunner().invoke(app, ["sync", "run", "contacts", "--config", str(config_file)])
+
+    assert result.exit_code == 0, result.output
+    assert "succeeded: HubSpot 0 created, 1 updated" in result.output
+    assert synced.hubspot_contacts()[hubspot_id_of(synced, "ann@example.com")]["city"] == "Linz"
+    [run] = dg.DagsterInstance.get().get_runs(limit=1)
+    assert run.job_name == "incremental_sync" and run.tags["datasync/reason"] == "change" and run.tags["datasync/sync"] == "contacts"
