@@ -13,6 +13,7 @@ from datasync_pipeline.defs.jobs import MODE_TAG
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.objects.catalogue import resolve_mappings
 from datasync_pipeline.restore import preview_restore, restore_deleted
+from datasync_pipeline.state.leases import Lease, SyncBusy
 
 RESTORE_JOB = "restore_deleted"
 PREVIEW_ROWS_SHOWN = 50
@@ -40,14 +41,15 @@ def build_restore_job(datasync_config: DatasyncConfig) -> dg.JobDefinition:
         if config.preview or preview.empty:
             context.log.info(f"{len(preview):,} {sync.object} deleted in {config.target} would be restored")
             return dg.Output(preview, metadata=metadata)
-        mappings = resolve_mappings(sync)
-        if config.target == "hubspot":
-            client = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).client
-            result = restore_deleted(store, sync, mappings, "hubspot", client=client)
-        else:
-            columns = [m.app for m in mappings]
-            with getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, columns) as connector:
-                result = restore_deleted(store, sync, mappings, "app", connector=connector)
+        # A restore writes like a run of the sync: it holds the sync's lease, so no run of it writes meanwhile.
+        try:
+            lease = Lease.acquire(store.engine, [sync.name], context.run.run_id)
+        except SyncBusy as busy:
+            raise dg.Failure(str(busy), allow_retries=False) from None
+        try:
+            result = _restore(context, datasync_config, sync, config.target, store)
+        finally:
+            lease.release()
         metadata.update({"datasync/restored": len(result.restored), "datasync/failed": len(result.failed)})
         for old, error in result.failed.items():
             context.log.warning(f"{sync.object} {old} was not restored: {error.message}")
@@ -61,6 +63,17 @@ def build_restore_job(datasync_config: DatasyncConfig) -> dg.JobDefinition:
         restore_deleted_records()
 
     return restore_job
+
+
+def _restore(context: dg.OpExecutionContext, datasync_config: DatasyncConfig, sync, target: str, store):
+    """Recreate (HubSpot) or undelete (app) the deleted records of one sync."""
+    mappings = resolve_mappings(sync)
+    if target == "hubspot":
+        client = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).client
+        return restore_deleted(store, sync, mappings, "hubspot", client=client)
+    columns = [m.app for m in mappings]
+    with getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, columns) as connector:
+        return restore_deleted(store, sync, mappings, "app", connector=connector)
 
 
 def _markdown(preview: pd.DataFrame) -> str:
