@@ -53,3 +53,26 @@ class LoadOutcome:
         counts.update({f"datasync/failed/{category}": n for category, n in sorted(self.failed.items())})
         counts.update({f"datasync/excluded/{reason}": n for reason, n in sorted(self.excluded.items())})
         return counts
+
+
+def name_outcomes(store, sync_name: str, fields: list[str], records_by_side: dict[str, pd.DataFrame], *, run_id: str) -> int:
+    """Give the failed and excluded records of this run their identity values, read from the records the run read.
+
+    A record that never synced has no pair values: without these, the record view could show only its id,
+    not which email was invalid. Returns how many records were named.
+    """
+    named = 0
+    unnamed = store.unnamed_outcomes(sync_name, run_id=run_id)
+    for side, records in records_by_side.items():
+        wanted = {record_id for record_side, record_id in unnamed if record_side == side}
+        columns = [name for name in fields if name in records]
+        if not wanted or not columns:
+            continue
+        found = records[records["record_id"].astype(str).isin(wanted)].drop_duplicates("record_id")
+        identities = {
+            str(record_id): {name: value for name, value in zip(columns, values) if value is not None and not pd.isna(value)}
+            for record_id, *values in found[["record_id", *columns]].itertuples(index=False)
+        }
+        store.name_outcomes(sync_name, side, identities)
+        named += len(identities)
+    return named

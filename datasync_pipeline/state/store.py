@@ -145,6 +145,24 @@ class StateStore:
                     )
                 )
 
+    def unnamed_outcomes(self, sync: str, *, run_id: str) -> list[tuple[str, str]]:
+        """(side, record id) of the failed and excluded records this run recorded without their identity."""
+        query = sa.select(record_status.c.side, record_status.c.record_id).where(
+            record_status.c.sync == sync, record_status.c.run_id == run_id, record_status.c.identity.is_(None))
+        with self.engine.connect() as connection:
+            return [(side, record_id) for side, record_id in connection.execute(query)]
+
+    def name_outcomes(self, sync: str, side: str, identities: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep what identifies these failed or excluded records to a person (e.g. their invalid email)."""
+        rows = [{"_sync": sync, "_side": side, "_record_id": str(record_id), "identity": json_safe(dict(identity))}
+                for record_id, identity in identities.items()]
+        statement = record_status.update().where(
+            record_status.c.sync == sa.bindparam("_sync"), record_status.c.side == sa.bindparam("_side"),
+            record_status.c.record_id == sa.bindparam("_record_id")).values(identity=sa.bindparam("identity"))
+        with self.engine.begin() as connection:
+            for start in range(0, len(rows), WRITE_CHUNK):
+                connection.execute(statement, rows[start : start + WRITE_CHUNK])
+
     def _attempts(self, sync: str, frame: pd.DataFrame) -> dict[tuple[str, str], int]:
         found: dict[tuple[str, str], int] = {}
         ids = [str(r) for r in frame["record_id"]]

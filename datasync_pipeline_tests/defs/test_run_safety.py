@@ -133,3 +133,14 @@ def test_step_outputs_are_never_read_by_another_run(synced, instance):
     assert not list((synced.home).glob("**/storage/contacts"))
     messages = " ".join(str(event.event_specific_data) for event in result.all_events if event.is_failure)
     assert "not computed in this run" in messages
+
+
+def test_records_that_never_synced_are_named_by_their_identity(tmp_path, instance):
+    from datasync_pipeline.state.tables import record_status
+
+    scenario = contacts_scenario(tmp_path)
+    scenario.seed_app([{"email": "bad@@x.io", "first_name": "Nox"}, {"email": "ok@example.com", "first_name": "Ok"}])
+    assert run_first_sync(scenario.config, instance=instance).success
+    with sa.create_engine(scenario.config.state.url).connect() as connection:
+        rows = connection.execute(sa.select(record_status.c.category, record_status.c.identity)).all()
+    assert [(category, identity) for category, identity in rows] == [("no unique identity", {"email": "bad@@x.io"})]

@@ -58,7 +58,7 @@ def test_one_row_per_record_with_its_status_and_category(view):
         "ben@example.com": ("deleted_in_hubspot", "deleted_in_hubspot"),
         "dan@example.com": ("synced", None),
         "eve@example.com": ("synced", None),
-        "app:3": ("excluded", "no unique identity"),
+        "not-an-email": ("excluded", "no unique identity"),  # never synced, yet named by the email it has
     }
     assert count_records(*view) == 5
     ann = rows[rows["email"] == "ann@example.com"].iloc[0]

@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from datasync_pipeline.apply import load_app, load_hubspot
+from datasync_pipeline.apply.outcome import name_outcomes
 from datasync_pipeline.apply.pairs import commit_pair_values
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.jobs import REASON_TAG
@@ -30,6 +31,7 @@ from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.engine.preview import plan_preview, preview_markdown
+from datasync_pipeline.health.records import identity_fields
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, resolve_mappings
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any, typed_by_hubspot
 from datasync_pipeline.ongoing import changes
@@ -184,6 +186,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         marks = next_watermarks(context, hubspot, app, newest_app_deletion=matched.deletions.newest_app_deletion)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
         current = store.watermarks(sync.name)
+        name_outcomes(store, sync.name, identity_fields(sync), {"hubspot": hubspot, "app": app}, run_id=run_id)
         failed_in_run = len(store.failed_records(sync.name, run_id=run_id))
         if failed_in_run:
             # The run did its job (a Success), but it is marked: the Runs list shows which runs left failures.
