@@ -18,7 +18,7 @@ import pandas as pd
 
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
-from datasync_pipeline.engine.match import match_records
+from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, identity_keys, match_records
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
@@ -126,8 +126,25 @@ def match_changes(
 
     new_hubspot = hubspot[~hubspot["record_id"].isin(touched["hubspot_id"])]
     new_app = app[~app["record_id"].isin(touched["app_id"])]
-    hubspot_candidates = _unlinked(store, sync, changes.lookup_in_hubspot(client, sync, mappings, new_app), "hubspot_id", exclude=hubspot)
-    app_candidates = _unlinked(store, sync, changes.lookup_in_app(connector, sync, mappings, new_hubspot), "app_id", exclude=app)
+    hubspot_candidates, hubspot_taken = _unlinked(store, sync, changes.lookup_in_hubspot(client, sync, mappings, new_app), "hubspot_id", exclude=hubspot)
+    app_candidates, app_taken = _unlinked(store, sync, changes.lookup_in_app(connector, sync, mappings, new_hubspot), "app_id", exclude=app)
+    # A new record whose identity a linked pair already holds is a duplicate on its own side, as in the first sync.
+    linked_app = app[app["record_id"].isin(touched["app_id"])]
+    linked_hubspot = hubspot[hubspot["record_id"].isin(touched["hubspot_id"])]
+    app_of = dict(zip(touched["hubspot_id"].astype(str), touched["app_id"].astype(str)))
+    hubspot_of = dict(zip(touched["app_id"].astype(str), touched["hubspot_id"].astype(str)))
+    duplicates = pd.concat([
+        _duplicates_of_pairs(sync, mappings, new_app, side="app", holders=[
+            (linked_app, linked_app["record_id"].astype(str)),
+            (linked_hubspot, linked_hubspot["record_id"].astype(str).map(app_of)),
+            (hubspot_taken, hubspot_taken["partner_id"])]),
+        _duplicates_of_pairs(sync, mappings, new_hubspot, side="hubspot", holders=[
+            (linked_hubspot, linked_hubspot["record_id"].astype(str)),
+            (linked_app, linked_app["record_id"].astype(str).map(hubspot_of)),
+            (app_taken, app_taken["partner_id"])]),
+    ], ignore_index=True)
+    new_app = new_app[~new_app["record_id"].isin(duplicates.loc[duplicates["side"] == "app", "record_id"])]
+    new_hubspot = new_hubspot[~new_hubspot["record_id"].isin(duplicates.loc[duplicates["side"] == "hubspot", "record_id"])]
     result = _match(sync, mappings, pd.concat([new_hubspot, hubspot_candidates], ignore_index=True),
                     pd.concat([new_app, app_candidates], ignore_index=True), None)
     # Candidates were looked up only to be matched: unmatched, they stay as they are (not created).
@@ -136,7 +153,7 @@ def match_changes(
     candidates = {("hubspot", r) for r in hubspot_candidates["record_id"]} | {("app", r) for r in app_candidates["record_id"]}
     keep = pd.Series([(side, record_id) not in candidates for side, record_id in result.excluded[["side", "record_id"]].itertuples(index=False)],
                      index=result.excluded.index, dtype=bool)
-    result.excluded = result.excluded[keep].reset_index(drop=True)
+    result.excluded = pd.concat([result.excluded[keep], duplicates], ignore_index=True)
     failed = result.failed[pd.Series([(side, record_id) not in candidates for side, record_id in result.failed[["side", "record_id"]].itertuples(index=False)],
                                      index=result.failed.index, dtype=bool)]
     invalid = _with_failed(invalid, failed)
@@ -148,14 +165,42 @@ def match_changes(
     )
 
 
-def _unlinked(store, sync: SyncSpec, candidates: pd.DataFrame, id_column: str, *, exclude: pd.DataFrame) -> pd.DataFrame:
-    """Candidates not linked to anything yet and not already among the changed records."""
+def _unlinked(store, sync: SyncSpec, candidates: pd.DataFrame, id_column: str, *, exclude: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidates not linked to anything yet and not already among the changed records; and the linked ones,
+    with the id of their partner (``partner_id``)."""
     candidates = candidates[~candidates["record_id"].isin(exclude["record_id"])]
     if candidates.empty:
-        return candidates
+        return candidates, candidates.assign(partner_id=pd.Series(dtype=object))
     ids = {id_column.removesuffix("_id") + "_ids": candidates["record_id"]}
-    linked = store.last_values(sync.name, **ids)[id_column]
-    return candidates[~candidates["record_id"].isin(linked)].reset_index(drop=True)
+    pairs = store.last_values(sync.name, **ids)
+    partner = "app_id" if id_column == "hubspot_id" else "hubspot_id"
+    partner_of = dict(zip(pairs[id_column].astype(str), pairs[partner].astype(str)))
+    linked = candidates["record_id"].astype(str).isin(partner_of)
+    taken = candidates[linked].assign(partner_id=candidates.loc[linked, "record_id"].astype(str).map(partner_of))
+    return candidates[~linked].reset_index(drop=True), taken.reset_index(drop=True)
+
+
+def _duplicates_of_pairs(sync: SyncSpec, mappings: list[ResolvedMapping], new: pd.DataFrame, *, side: str,
+                         holders: list[tuple[pd.DataFrame, pd.Series]]) -> pd.DataFrame:
+    """New records of ``side`` sharing an identity key with a linked record: excluded as duplicates of the record
+    of their own side that holds that identity already (``holders``: linked records, each with that record's id)."""
+    columns = ["side", "record_id", "reason", "detail"]
+    holders = [(frame, holder) for frame, holder in holders if len(frame)]
+    if new.empty or not holders:
+        return pd.DataFrame(columns=columns, dtype=object)
+    identity = OBJECT_TYPES[sync.object].identity
+    domain_counts = any(m.hubspot == "domain" and m.is_default for m in mappings)
+    holder_by_key: dict[str, str] = {}
+    for frame, holder in holders:
+        for keys in identity_keys(frame, identity, domain_counts=domain_counts):
+            holder_by_key.update({key: who for key, who in zip(keys, holder) if key is not None and not pd.isna(key) and isinstance(who, str)})
+    rows, seen = [], set()
+    for keys in identity_keys(new, identity, domain_counts=domain_counts):
+        for record_id, key in zip(new["record_id"], keys):
+            if key is not None and not pd.isna(key) and key in holder_by_key and record_id not in seen:
+                seen.add(record_id)
+                rows.append((side, str(record_id), DUPLICATE_IDENTITY, f"same identity as {holder_by_key[key]}"))
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, check_every_link: bool) -> Deletions:

@@ -251,3 +251,19 @@ def test_sync_run_syncs_one_change_now_as_the_sensors_runs_do(synced, instance, 
     assert synced.hubspot_contacts()[hubspot_id_of(synced, "ann@example.com")]["city"] == "Linz"
     [run] = dg.DagsterInstance.get().get_runs(limit=1)
     assert run.job_name == "incremental_sync" and run.tags["datasync/reason"] == "change" and run.tags["datasync/sync"] == "contacts"
+
+
+def test_issue9_an_in_side_duplicate_stays_excluded_as_a_duplicate_when_it_changes(tmp_path, instance):
+    scenario = contacts_scenario(tmp_path)
+    scenario.seed_hubspot([{"email": "ann@example.com", "firstname": "Ann"}])
+    scenario.seed_app([{"email": "ann@example.com", "first_name": "Ann"}, {"email": " ANN@example.com", "first_name": "Ann twice"}])
+    assert run_first_sync(scenario.config, instance=instance).success
+    store = StateStore(scenario.config.state.url)
+    assert store.outcome_counts("contacts") == {"excluded/duplicate identity": 1}
+    update_app(scenario, " ANN@example.com", city="Graz")  # the duplicate changes
+
+    run = run_incremental(scenario.config, ["contacts"], instance=instance)
+
+    assert run.success and run.syncs[0].value("hubspot_load", "datasync/created") == 0
+    assert store.outcome_counts("contacts") == {"excluded/duplicate identity": 1}  # not "failed/duplicate_on_other_side"
+    assert len(scenario.hubspot_contacts()) == 1
