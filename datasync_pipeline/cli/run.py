@@ -25,6 +25,7 @@ def first_sync(
     sync_name: str | None = typer.Option(None, "--sync", help="only this sync (default: every enabled sync, in one run)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="plan and report; write nothing anywhere"),
     output: Path | None = typer.Option(None, "--output", help="write the plan (every create, update and conflict) to FILE.csv, .xlsx or .parquet"),
+    debug: bool = typer.Option(False, "--debug", help="show Dagster's log of every step, tracebacks included"),
 ) -> None:
     """Run the first sync: compare both sides in full, match, merge, write (`--dry-run`: only plan and report)."""
     try:
@@ -32,7 +33,7 @@ def first_sync(
         if output is not None:
             export_format(output)
         started = time.perf_counter()
-        report = run_first_sync(config, dry_run=dry_run, sync_name=sync_name)
+        report = run_first_sync(config, dry_run=dry_run, sync_name=sync_name, log_level="DEBUG" if debug else "CRITICAL")
     except (ConfigError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
@@ -42,7 +43,8 @@ def first_sync(
         written = export_records(plans, output, PREVIEW_COLUMNS) if plans else 0
         console.print(f"{'planned' if dry_run else 'written'}: {written:,} rows in {output}")
     if not report.success:
-        console.print(f"[red]the run failed: see its steps and logs in the Dagster UI (run {report.run_id})[/red]")
+        console.print(f"[red]the run failed: {report.failure or 'see its failed step'}[/red]")
+        console.print(f"its steps and logs: the Dagster UI, run {report.run_id} (`--debug` prints them here)")
         raise typer.Exit(1)
 
 
@@ -88,7 +90,11 @@ def print_report(report: RunReport, *, seconds: float) -> None:
     """One column per sync, one row per count; failures and exclusions by category below."""
     state = "succeeded" if report.success else "FAILED"
     kind = "dry run of the first sync" if report.dry_run else "first sync"
-    table = Table(title=f"{kind} {report.run_id[:8]}: {state} in {seconds:.1f} s", title_justify="left")
+    title = f"{kind} {report.run_id[:8]}: {state} in {seconds:.1f} s"
+    if not any(sync.metadata for sync in report.syncs):
+        console.print(title)  # stopped before any step finished: nothing to count
+        return
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     for sync in report.syncs:
         table.add_column(sync.name, justify="right")

@@ -54,6 +54,7 @@ class RunReport:
     success: bool
     syncs: list[SyncSummary]
     dry_run: bool = False
+    failure: str | None = None  # what stopped a failed run, in its own words (the first failure's message)
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -128,7 +129,22 @@ def run_sync_job(
         sync_name, step = materialization.asset_key.path[0], materialization.asset_key.path[-1]
         if sync_name in summaries:
             summaries[sync_name].metadata[step] = {key: value.value for key, value in materialization.metadata.items()}
-    return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()), dry_run=dry_run)
+    return RunReport(run_id=result.run_id, success=result.success, syncs=list(summaries.values()), dry_run=dry_run,
+                     failure=None if result.success else first_failure(result.all_events))
+
+
+def first_failure(events) -> str | None:
+    """The message of a run's first failure (a step's, or its resources' initialisation), without the traceback."""
+    for event in events:
+        if event.event_type_value not in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE", "RUN_FAILURE"):
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and error.cause is not None and "Failure" not in error.cls_name:
+            error = error.cause
+        if error is not None:
+            where = f"{event.step_key}: " if event.step_key else ""
+            return where + error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ").splitlines()[0]
+    return None
 
 
 def run_tags(sync_names: list[str], *, mode: str, dry_run: bool) -> dict[str, str]:

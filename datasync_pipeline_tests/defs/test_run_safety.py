@@ -144,3 +144,47 @@ def test_records_that_never_synced_are_named_by_their_identity(tmp_path, instanc
     with sa.create_engine(scenario.config.state.url).connect() as connection:
         rows = connection.execute(sa.select(record_status.c.category, record_status.c.identity)).all()
     assert [(category, identity) for category, identity in rows] == [("no unique identity", {"email": "bad@@x.io"})]
+
+
+def test_two_first_syncs_launched_at_once_on_a_fresh_dagster_home_leave_no_duplicate(tmp_path):
+    """Two processes, each a `datasync first-sync`: Dagster's storage is created once (no second schema head),
+    one run is refused by the lease or they run one after the other, and no record exists twice."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from datasync_pipeline_tests.defs.scenario import CONFIG
+
+    scenario = contacts_scenario(tmp_path)
+    scenario.seed_hubspot([{"email": f"hub{i}@example.com", "firstname": f"Hub {i}"} for i in range(30)])
+    scenario.seed_app([{"email": f"app{i}@example.com", "first_name": f"App {i}"} for i in range(30)])
+    scenario.sandbox.close()
+    config_file = tmp_path / "datasync.yaml"
+    config_file.write_text(CONFIG.format(home=tmp_path, extra=""))
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "fresh_dagster_home")}
+    datasync = str(Path(sys.executable).parent / "datasync")
+    launches = [subprocess.Popen([datasync, "first-sync", "--config", str(config_file)], env=env, cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [launch.communicate(timeout=300)[0] for launch in launches]
+
+    assert not any("more than one head" in output for output in outputs), outputs
+    succeeded = [launch.returncode == 0 for launch in launches]
+    assert any(succeeded), outputs
+    for ok, output in zip(succeeded, outputs):
+        assert ok or "is being run by run" in output, output  # the loser is refused, naming the winner
+    emails = [c["email"] for c in scenario.customers()]
+    assert sorted(emails) == sorted({*emails}) and len(emails) == 60
+    hubspot = [p["email"] for p in contacts_scenario_reopened(tmp_path).values()]
+    assert sorted(hubspot) == sorted({*hubspot}) and len(hubspot) == 60
+
+
+def contacts_scenario_reopened(home):
+    from datasync_pipeline.sandbox import Sandbox, SandboxSettings
+    from datasync_pipeline_tests.defs.scenario import ContactsScenario
+
+    sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier="unlimited"))
+    try:
+        return ContactsScenario(home, None, sandbox).hubspot_contacts()
+    finally:
+        sandbox.close()
