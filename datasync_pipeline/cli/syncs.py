@@ -134,7 +134,7 @@ def run_now(
 
     config = load_or_exit(config_path)
     sync = _sync(config, name)
-    report = run_incremental(config, [sync.name], dry_run=dry_run, reason="reconcile" if reconcile else "change", log_level="WARNING")
+    report = run_incremental(config, [sync.name], dry_run=dry_run, reason="reconcile" if reconcile else "change", log_level="CRITICAL")
     [summary] = report.syncs
     written = {step: (summary.value(step, "datasync/created"), summary.value(step, "datasync/updated")) for step in ("hubspot_load", "app_load")}
     state = "succeeded" if report.success else "FAILED"
@@ -142,7 +142,7 @@ def run_now(
                f"HubSpot {written['hubspot_load'][0]:,} created, {written['hubspot_load'][1]:,} updated; "
                f"app {written['app_load'][0]:,} created, {written['app_load'][1]:,} updated")
     if not report.success:
-        typer.echo(f"see the run's failed step in the Dagster UI: run {report.run_id}", err=True)
+        typer.echo(f"the run failed: {report.failure or 'see its failed step'} (run {report.run_id} in the Dagster UI)", err=True)
         raise typer.Exit(1)
 
 
