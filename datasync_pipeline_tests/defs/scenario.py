@@ -59,11 +59,18 @@ class ContactsScenario:
         return rows
 
 
-def contacts_scenario(home: Path, *, extra: str = "") -> ContactsScenario:
-    config = parse_config(CONFIG.format(home=home, extra=extra), source="scenario")
+def contacts_scenario(home: Path, *, extra: str = "", soft_delete: bool = False) -> ContactsScenario:
+    """``soft_delete``: the customers table has a ``deleted_at`` column, and the sync marks deletions with it."""
+    text = CONFIG.format(home=home, extra=extra)
+    if soft_delete:
+        text = text.replace("table: {name: customers}", "table: {name: customers, soft_delete: deleted_at}")
+    config = parse_config(text, source="scenario")
     sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier="unlimited"))
     engine = sa.create_engine(f"sqlite:///{home}/app.sqlite")
     spec = SqlTableSpec(table="customers", key_column="id", columns=list(CUSTOMER_COLUMNS), updated_at_column="updated_at", external_id_column="hubspot_id")
     create_app_table(engine, spec, CUSTOMER_COLUMNS)
+    if soft_delete:
+        with engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE customers ADD COLUMN deleted_at DATETIME"))
     engine.dispose()
     return ContactsScenario(home, config, sandbox)

@@ -133,15 +133,8 @@ def test_the_ledger_forgets_writes_the_watermark_has_passed(scenario):
 
 def test_issue9_after_a_soft_delete_in_the_app_the_probe_settles(tmp_path: Path, instance):
     """The run that marks the deletion moves the app watermark past it: the sensor does not see it again forever."""
-    from datasync_pipeline.config import parse_config
-    from datasync_pipeline_tests.defs.scenario import CONFIG
-
-    scenario = contacts_scenario(tmp_path)
+    scenario = contacts_scenario(tmp_path, soft_delete=True)
     engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
-    with engine.begin() as connection:
-        connection.execute(sa.text("ALTER TABLE customers ADD COLUMN deleted_at DATETIME"))
-    scenario.config = parse_config(CONFIG.format(home=tmp_path, extra="").replace(
-        "table: {name: customers}", "table: {name: customers, soft_delete: deleted_at}"), source="scenario")
     scenario.seed_hubspot([{"email": "ben@example.com", "firstname": "Ben"}])
     scenario.seed_app([{"email": "ben@example.com", "first_name": "Ben"}])
     assert run_first_sync(scenario.config, instance=instance).success

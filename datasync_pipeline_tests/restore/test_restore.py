@@ -78,15 +78,8 @@ def test_rule10_a_row_deleted_in_the_app_is_inserted_again_and_relinked(deleted,
 
 
 def test_rule10_a_row_soft_deleted_in_the_app_is_undeleted_not_inserted_again(tmp_path, instance):
-    from datasync_pipeline.config import parse_config
-    from datasync_pipeline_tests.defs.scenario import CONFIG
-
-    scenario = contacts_scenario(tmp_path)
+    scenario = contacts_scenario(tmp_path, soft_delete=True)
     engine = sa.create_engine(f"sqlite:///{tmp_path}/app.sqlite")
-    with engine.begin() as connection:
-        connection.execute(sa.text("ALTER TABLE customers ADD COLUMN deleted_at DATETIME"))
-    scenario.config = parse_config(CONFIG.format(home=tmp_path, extra="").replace(
-        "table: {name: customers}", "table: {name: customers, soft_delete: deleted_at}"), source="scenario")
     scenario.seed_hubspot([{"email": "ben@example.com", "firstname": "Ben"}])
     scenario.seed_app([{"email": "ben@example.com", "first_name": "Ben", "phone": "+43 1"}])
     assert run_first_sync(scenario.config, instance=instance).success
