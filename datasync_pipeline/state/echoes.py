@@ -63,6 +63,14 @@ def echoes_among(store: Any, sync: str, side: str, changed: Mapping[str, datetim
             if str(record_id) in written and _micros(written[str(record_id)]) == _micros(stamp)}
 
 
+def count_after(store: Any, sync: str, side: str, watermark: datetime) -> int:
+    """How many of the sync's own writes on this side are newer than the watermark."""
+    query = sa.select(sa.func.count()).select_from(echoes).where(
+        echoes.c.sync == sync, echoes.c.side == side, echoes.c.modified_at > _utc(watermark))
+    with store.engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
 def hubspot_stamps(records: Iterable[Mapping[str, Any]], modified_property: str) -> dict[str, datetime]:
     """HubSpot id -> last-modified time, from the records a batch write answered with."""
     return {str(record["id"]): EPOCH + timedelta(milliseconds=modified_ms(record, modified_property))

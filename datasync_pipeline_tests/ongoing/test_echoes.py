@@ -67,24 +67,29 @@ def patch_hubspot(scenario: ContactsScenario, record_id: str, **properties) -> N
 
 
 def change_app_after_our_write(scenario: ContactsScenario, email: str, **values) -> None:
-    """A user's change right after our write of the same row: its updated_at is one millisecond later."""
+    """A user's change of a row we wrote, made after our run: stamped by the database's clock, after our write."""
     engine = sa.create_engine(f"sqlite:///{scenario.home}/app.sqlite")
     with engine.begin() as connection:
         table = sa.Table("customers", sa.MetaData(), autoload_with=connection)
         [ours] = connection.execute(sa.select(sa.type_coerce(table.c.updated_at, sa.String)).where(table.c.email == email)).scalars()
-        later = timestamps.parse_utc(pd.Series([ours])).iloc[0] + timedelta(milliseconds=1)
-        connection.execute(table.update().where(table.c.email == email).values(**values, updated_at=later.to_pydatetime().replace(tzinfo=None)))
+        connection.execute(table.update().where(table.c.email == email).values(
+            **values, updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
+        [now] = connection.execute(sa.select(sa.type_coerce(table.c.updated_at, sa.String)).where(table.c.email == email)).scalars()
     engine.dispose()
+    assert timestamps.parse_utc(pd.Series([now])).iloc[0] > timestamps.parse_utc(pd.Series([ours])).iloc[0]
 
 
 def test_issue8_a_writing_run_is_not_followed_by_a_run_that_finds_only_its_own_writes(synced, instance):
     result = probe(synced)
 
     assert not result.changed, result.message
-    # A create and an update on each side; in the app also the HubSpot id written into the row created in HubSpot.
-    assert result.hubspot.own_writes == 2 and result.app.own_writes == 3
     assert result.message.startswith("contacts: no change in HubSpot since ")
-    assert "(2 records changed by this sync's own writes)" in result.message
+    # The run moved its watermarks past its own writes (a create and an update on each side, and in the app the
+    # HubSpot id written into the row created in HubSpot), as nothing else had changed.
+    store = StateStore(synced.config.state.url)
+    for side, written in (("hubspot", 2), ("app", 3)):
+        assert echoes.count_after(store, "contacts", side, echoes.EPOCH) == written, side
+        assert echoes.count_after(store, "contacts", side, store.watermarks("contacts")[side]) == 0, side
 
     # An incremental run that writes is no different.
     patch_hubspot(synced, hubspot_id_of(synced, "ann@example.com"), city="Bonn")
@@ -148,3 +153,13 @@ def test_issue9_after_a_soft_delete_in_the_app_the_probe_settles(tmp_path: Path,
     assert run.success and run.syncs[0].value("checkpoint", "datasync/deleted_in_app") == 1
     assert not probe(scenario).changed, probe(scenario).message
     scenario.sandbox.close()
+
+
+def test_issue8_a_first_sync_writing_more_than_a_probe_page_is_not_followed_by_an_echo_run(scenario, instance):
+    scenario.seed_hubspot([{"email": f"hub{i}@example.com", "firstname": f"Hub {i}"} for i in range(PROBE_PAGE + 50)])
+    scenario.seed_app([{"email": f"app{i}@example.com", "first_name": f"App {i}"} for i in range(PROBE_PAGE + 50)])
+    assert run_first_sync(scenario.config, instance=instance).success
+
+    result = probe(scenario)
+
+    assert not result.changed, result.message

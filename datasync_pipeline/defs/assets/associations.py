@@ -19,6 +19,7 @@ from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
 from datasync_pipeline.defs.jobs import REASON_TAG
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, connection_resource_key
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS
+from datasync_pipeline.ongoing.own_writes import APP, app_lister, settle_past_own_writes
 
 LINKING_STEPS = ("hubspot_load", "app_load", "checkpoint")
 
@@ -86,6 +87,8 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
         with getattr(context.resources, app_key).connector(sync.table, columns) as connector:
             outcome = load_associations(client, connector, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
                                         run_id=context.run.run_id, log=context.log)
+            if not dry_run:  # the rows it set are its own writes too: past them when nothing else changed
+                settle_past_own_writes(store, sync.name, APP, app_lister(connector), run_id=context.run.run_id)
         by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
         return dg.MaterializeResult(metadata={
             **outcome.metadata(),

@@ -36,6 +36,7 @@ from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, r
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any, typed_by_hubspot
 from datasync_pipeline.ongoing import changes
 from datasync_pipeline.ongoing.matching import match_changes, match_everything
+from datasync_pipeline.ongoing.own_writes import APP, HUBSPOT, app_lister, hubspot_lister, settle_past_own_writes
 
 def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsDefinition]:
     mappings = resolve_mappings(sync)
@@ -164,7 +165,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             outcome = load_app(connector, store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
-    @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys=run_keys,
+    @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, *run_keys},
               ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records")), "matched": dg.AssetIn(key("matched")),
                    "plan": dg.AssetIn(key("merge_plan"))},
               deps=[key("hubspot_load"), key("app_load")],
@@ -185,6 +186,11 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         committed = commit_pair_values(store, sync.name, plan, failed=failed)
         marks = next_watermarks(context, hubspot, app, newest_app_deletion=matched.deletions.newest_app_deletion)
         store.advance_watermarks(sync.name, marks, run_id=run_id)
+        # Past this run's own writes when nothing else changed: no run follows that finds only them.
+        settle_past_own_writes(store, sync.name, HUBSPOT, hubspot_lister(getattr(context.resources, hubspot_key).client, sync.object),
+                               run_id=run_id)
+        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
+            settle_past_own_writes(store, sync.name, APP, app_lister(connector), run_id=run_id)
         current = store.watermarks(sync.name)
         name_outcomes(store, sync.name, identity_fields(sync), {"hubspot": hubspot, "app": app}, run_id=run_id)
         failed_in_run = len(store.failed_records(sync.name, run_id=run_id))

@@ -1,0 +1,69 @@
+"""Watermarks past a run's own writes, so that a writing run is not followed by a run that finds only them.
+
+The change probe already ignores the sync's own writes (the echo ledger, ``state/echoes.py``), but it looks
+at one page of changes per side: after a run that wrote more records than that, it cannot tell and
+launches a run. So once a step has written, the sync's watermark on that side is moved past its own
+writes, when, and only when, every record changed on that side since the watermark is one of them with
+exactly the time our write left. A real change (another record, or one of ours changed again after our
+write) keeps the watermark where it is, so it is read and synced by the next run.
+
+Listing the changes costs one HubSpot search per 200 of them (one SQL query for the app), so it is done
+only when the run wrote at most ``VERIFY_LIMIT`` records on that side; after a bigger write one run
+follows that reads through them (and settles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES
+from datasync_pipeline.ongoing.probe import APP, EPOCH, HUBSPOT, app_changes_since, epoch_ms
+from datasync_pipeline.state import echoes
+
+VERIFY_LIMIT = 2_000
+
+# (watermark, at most how many) -> the changes after it as (record id, modified time), and whether that is all
+ChangeLister = Callable[[datetime, int], tuple[list[tuple[str, datetime]], bool]]
+
+
+def settle_past_own_writes(store, sync_name: str, side: str, list_changes: ChangeLister, *, run_id: str | None) -> datetime | None:
+    """Advance the side's watermark to the newest of our own writes if nothing else changed; the new mark or None."""
+    mark = store.watermarks(sync_name).get(side)
+    if mark is None:
+        return None
+    pending = echoes.count_after(store, sync_name, side, mark)
+    if pending == 0 or pending > VERIFY_LIMIT:
+        return None
+    changes, complete = list_changes(mark, pending)
+    if not complete or not changes:
+        return None
+    if len(echoes.echoes_among(store, sync_name, side, dict(changes))) != len(changes):
+        return None  # a real change is among them: the next run reads from the old mark
+    newest = max(stamp for _, stamp in changes)
+    store.advance_watermarks(sync_name, {side: newest}, run_id=run_id)
+    return newest
+
+
+def hubspot_lister(client, object_type: str) -> ChangeLister:
+    """HubSpot records modified after the watermark (id and last-modified), through the paged search."""
+    modified = OBJECT_TYPES[object_type].last_modified_property
+
+    def changes(mark: datetime, limit: int) -> tuple[list[tuple[str, datetime]], bool]:
+        found: list[tuple[str, datetime]] = []
+        for record in client.search_modified_since(object_type, epoch_ms(mark) + 1, properties=[OBJECT_ID_PROPERTY, modified]):
+            if len(found) == limit:
+                return found, False  # more than we wrote: something else changed too
+            found.append((str(record["id"]), EPOCH + timedelta(milliseconds=modified_ms(record, modified))))
+        return found, True
+
+    return changes
+
+
+def app_lister(connector) -> ChangeLister:
+    """App rows with ``updated_at`` after the watermark (soft-deleted ones included)."""
+    return lambda mark, limit: app_changes_since(connector, mark, page=limit)
+
+
+SIDES = (HUBSPOT, APP)
