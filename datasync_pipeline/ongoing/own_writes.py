@@ -7,9 +7,10 @@ writes, when, and only when, every record changed on that side since the waterma
 exactly the time our write left. A real change (another record, or one of ours changed again after our
 write) keeps the watermark where it is, so it is read and synced by the next run.
 
-Listing the changes costs one HubSpot search per 200 of them (one SQL query for the app), so it is done
-only when the run wrote at most ``VERIFY_LIMIT`` records on that side; after a bigger write one run
-follows that reads through them (and settles).
+Listing the changes costs one HubSpot search per 200 of them (one SQL query for the app): no more than the
+run that would otherwise follow and read them all again. Above ``VERIFY_LIMIT`` writes on one side (where
+that listing would keep a large first sync waiting on the search limit) that one run follows instead, and
+settles.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datasync_pipeline.objects.catalogue import OBJECT_TYPES
 from datasync_pipeline.ongoing.probe import APP, EPOCH, HUBSPOT, app_changes_since, epoch_ms
 from datasync_pipeline.state import echoes
 
-VERIFY_LIMIT = 2_000
+VERIFY_LIMIT = 10_000
 
 # (watermark, at most how many) -> the changes after it as (record id, modified time), and whether that is all
 ChangeLister = Callable[[datetime, int], tuple[list[tuple[str, datetime]], bool]]
