@@ -3,8 +3,8 @@
 Each sequence is a fresh ``contacts_scenario`` (the embedded sandbox and a SQLite app) with 3-8 contacts, a
 first sync, then 4-6 random operations: two-sided edits of mapped fields (some clearing a value, some setting
 the value the other side holds), creates on either side and on both (same address, differently cased or
-spaced in the app), deletes of linked pairs (HubSpot archive; the scenario's table has no soft-delete column,
-so the app side deletes hard and the reconciling run finds it), first-sync reruns, incremental runs, runs
+spaced in the app), deletes of linked pairs (HubSpot archive; in the app a soft delete in odd-numbered sequences,
+whose table has a ``deleted_at`` column, a hard delete in even ones, found by the reconciling run), first-sync reruns, incremental runs, runs
 killed at a random point (a write batch raises after writing part of itself, a load's link or the checkpoint
 raises; some leave their lease behind, expired, as a dead process would), and launches while another run holds
 the sync's lease (a foreign lease, or a real run paused inside its HubSpot load on another thread): they must be
@@ -185,8 +185,8 @@ def identity(email: str | None) -> str:
 
 
 class Sides:
-    def __init__(self, scenario) -> None:
-        self.scenario = scenario
+    def __init__(self, scenario, *, soft_delete: bool = False) -> None:
+        self.scenario, self.soft_delete = scenario, soft_delete
         self.http = httpx.Client(transport=httpx.WSGITransport(app=scenario.sandbox.wsgi_app), base_url="http://sandbox",
                                  headers={"Authorization": "Bearer sandbox-token"})
         self.app = sa.create_engine(f"sqlite:///{scenario.home}/app.sqlite")
@@ -230,12 +230,21 @@ class Sides:
                 **{FIELDS[f]: v for f, v in values.items()}, updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
 
     def app_delete(self, key: int) -> None:
+        """A soft delete (the mark set, updated_at moved, as an app does) where the table has the column, else a hard one."""
         with self.app.begin() as connection:
-            connection.execute(self.table.delete().where(self.table.c.id == key))
+            if self.soft_delete:
+                now = sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")
+                connection.execute(self.table.update().where(self.table.c.id == key).values(deleted_at=now, updated_at=now))
+            else:
+                connection.execute(self.table.delete().where(self.table.c.id == key))
 
     def app_rows(self) -> list[tuple[int, dict]]:
+        """The live rows (a soft-deleted row is a deleted one)."""
+        query = sa.select(self.table)
+        if self.soft_delete:
+            query = query.where(self.table.c.deleted_at.is_(None))
         with self.app.connect() as connection:
-            rows = connection.execute(sa.select(self.table)).mappings().all()
+            rows = connection.execute(query).mappings().all()
         return [(int(r["id"]), {"email": r["email"], **{f: norm(r[c]) for f, c in FIELDS.items()}}) for r in rows]
 
     def fingerprint(self) -> dict[str, str]:
@@ -291,7 +300,8 @@ def three_way(h, a, bh, ba) -> tuple[Any, Any, bool]:
 
 
 class Model:
-    def __init__(self) -> None:
+    def __init__(self, *, soft_delete: bool) -> None:
+        self.soft_delete = soft_delete  # app deletions are soft (found by every run) rather than hard
         self.people: dict[str, Person] = {}
         self.conflicts = 0
 
@@ -309,8 +319,8 @@ class Model:
                 if p.h is None:
                     p.deleted = "hubspot"  # archives are found by every run
                 elif p.a is None:
-                    if kind in ("first", "reconcile"):
-                        p.deleted = "app"  # a hard delete: found by comparing in full or checking every link
+                    if self.soft_delete or kind in ("first", "reconcile"):
+                        p.deleted = "app"  # a soft delete: every run; a hard one: comparing in full or checking every link
                 else:
                     for f in FIELDS:
                         p.h[f], p.a[f], conflict = three_way(p.h[f], p.a[f], p.bh[f], p.ba[f])
@@ -375,9 +385,10 @@ class Sequence:
 
         self.index, self.instance, self.outcome = index, instance, outcome
         self.rng = random.Random(f"{SEED}:{index}")
-        self.scenario = contacts_scenario(home)
-        self.sides = Sides(self.scenario)
-        self.model = Model()
+        self.soft_delete = index % 2 == 1
+        self.scenario = contacts_scenario(home, soft_delete=self.soft_delete)
+        self.sides = Sides(self.scenario, soft_delete=self.soft_delete)
+        self.model = Model(soft_delete=self.soft_delete)
         self.first_done = False  # a first sync advanced the watermarks: incremental runs can start
         self.log: list[str] = []
         self.problems: list[str] = []
@@ -574,16 +585,20 @@ class Sequence:
         self.log.append(f"op {self.op}: archive in HubSpot {p.key}")
 
     def op_delete_app(self):
-        # Never the row with the highest key: SQLite would give that key to the next row inserted, and a link kept
-        # for a reused key overwrites the deleted row's HubSpot survivor (test_a_reused_app_key_..., xfail).
-        highest = max(key for key, _ in self.sides.app_rows())
-        candidates = [p for p in self.linked_pairs() if p.a_id != highest]
+        candidates = self.linked_pairs()
+        if not self.soft_delete:
+            # Never the row with the highest key: SQLite would give that key to the next row inserted, and a link kept
+            # for a reused key overwrites the deleted row's HubSpot survivor (test_a_reused_app_key_..., xfail).
+            highest = max(key for key, _ in self.sides.app_rows())
+            candidates = [p for p in candidates if p.a_id != highest]
         if not candidates:
             return False
         p = self.rng.choice(candidates)
         self.sides.app_delete(p.a_id)
         p.a, p.gone = None, "app"
-        self.log.append(f"op {self.op}: delete (hard) in the app {p.key}")
+        how = "soft" if self.soft_delete else "hard"
+        self.outcome.counts[f"app_{how}_deletes"] += 1
+        self.log.append(f"op {self.op}: delete ({how}) in the app {p.key}")
 
     def op_incremental(self):
         kind = self.incremental_kind()
@@ -779,6 +794,7 @@ def test_issue9_random_sequences_keep_both_sides_in_sync_without_duplicates_or_l
     print(f"  runs {counts['runs']}; kills {sum(outcome.kills.values())} ("
           + ", ".join(f"{k} {v}" for k, v in sorted(outcome.kills.items())) + f"), planned but not reached {counts['kills_not_reached']}, "
           f"dead leases left behind {counts['dead_leases']}; refused concurrent launches {counts['refused']}; "
+          f"app deletes soft {counts['app_soft_deletes']} / hard {counts['app_hard_deletes']}; "
           f"conflicts in the model {counts['conflicts']}")
     print(f"  duplicates found {outcome.problems['duplicates']}; lost updates found {outcome.problems['lost_updates']} "
           f"(+ {counts['lost_updates_crash_echo']} of the known crash-echo kind); crash writes kept {counts['crash_writes_kept']}")
