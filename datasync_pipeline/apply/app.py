@@ -73,7 +73,7 @@ def load_app(
 
     failed_rows = {record_id for side, record_id, status, *_ in outcome.rows if side == "app" and status == "failed"}
     # The updated_at our writes left: the change probe does not take them for changes (state/echoes.py).
-    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps())
+    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps(), written=updates)
     # Links of created records now; pairs that already existed get their new values at the checkpoint.
     store.link(sync.name, links)
     # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.

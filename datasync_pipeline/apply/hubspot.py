@@ -71,7 +71,7 @@ def load_hubspot(
 
     failed_pairs = {record_id for side, record_id, status, *_ in outcome.rows if side == "hubspot" and status == "failed"}
     # The last-modified time our writes left: the change probe does not take them for changes (state/echoes.py).
-    echoes.record_writes(store, sync.name, echoes.HUBSPOT, client.stamps)
+    echoes.record_writes(store, sync.name, echoes.HUBSPOT, client.stamps, written=updates)
     # Links of created records now; pairs that already existed get their new values at the checkpoint,
     # once both loads have committed.
     store.link(sync.name, links)

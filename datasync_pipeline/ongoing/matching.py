@@ -22,7 +22,9 @@ from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, identity_keys, ma
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
+from datasync_pipeline.engine import frames
 from datasync_pipeline.ongoing import changes
+from datasync_pipeline.state import echoes
 
 SYNCED = "synced"
 # A store is judged foreign only on this many links at least: a few odd links are handled one by one.
@@ -123,6 +125,7 @@ def match_changes(
     touched.loc[touched["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app), "status"] = "deleted"
     hubspot, app = _without_deleted(hubspot, app, touched)
     changed_pairs = touched.loc[touched["status"] == SYNCED, PAIR_VALUE_COLUMNS].reset_index(drop=True)
+    changed_pairs = _our_writes_as_base(store, sync, changed_pairs, hubspot, app, [m.hubspot for m in mappings])
 
     new_hubspot = hubspot[~hubspot["record_id"].isin(touched["hubspot_id"])]
     new_app = app[~app["record_id"].isin(touched["app_id"])]
@@ -163,6 +166,36 @@ def match_changes(
         pd.concat([hubspot, hubspot_candidates], ignore_index=True), pd.concat([app, app_candidates], ignore_index=True),
         changed_pairs, deletions, invalid,
     )
+
+
+def _our_writes_as_base(store, sync: SyncSpec, pairs: pd.DataFrame, hubspot: pd.DataFrame, app: pd.DataFrame,
+                        fields: list[str]) -> pd.DataFrame:
+    """A record that still carries exactly the time our last write left on it has not changed since that write:
+    the fields that write set hold our values, and they are the base of those fields in the three-way merge.
+
+    Normally the base holds them already; after a run that wrote and died before its checkpoint it does not
+    (the base is older), and without this the dead run's write would count as a change made by a user and
+    overrule a real change made on the other side meanwhile. Only the fields written: another field changed
+    on that record before our write is still a change to sync.
+    """
+    if pairs.empty:
+        return pairs
+    pairs = pairs.copy()
+    for side, frame, id_column in (("hubspot", hubspot, "hubspot_id"), ("app", app, "app_id")):
+        if frames.MODIFIED_AT not in frame or frame.empty:
+            continue
+        current = frame.drop_duplicates("record_id")
+        stamps = current.set_index(current["record_id"].astype(str))[frames.MODIFIED_AT].dropna()
+        wanted = stamps[stamps.index.isin(pairs[id_column].astype(str))]
+        ours = echoes.written_by_our_last_write(store, sync.name, side, {record_id: stamp.to_pydatetime() for record_id, stamp in wanted.items()})
+        if not ours:
+            continue
+        rows = pairs[id_column].astype(str).isin(ours)
+        pairs.loc[rows, f"{side}_values"] = pd.Series(
+            [{**(base or {}), **{name: value for name, value in ours[record_id].items() if name in fields}}
+             for record_id, base in zip(pairs.loc[rows, id_column].astype(str), pairs.loc[rows, f"{side}_values"])],
+            index=pairs.index[rows], dtype=object)
+    return pairs
 
 
 def _unlinked(store, sync: SyncSpec, candidates: pd.DataFrame, id_column: str, *, exclude: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

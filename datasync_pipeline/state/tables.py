@@ -98,6 +98,9 @@ echoes = sa.Table(
     sa.Column("record_id", sa.String(255), primary_key=True),
     sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # The field values that write set ({HubSpot property: value}), for a run after one that died before its
+    # checkpoint: those fields hold our values, not a user's change. Null: not known (a create, an association).
+    sa.Column("written", sa.JSON(none_as_null=True), nullable=True),
 )
 
 # The association each side of a pair held after the last sync, per associated object: the base of the

@@ -267,3 +267,23 @@ def test_issue9_an_in_side_duplicate_stays_excluded_as_a_duplicate_when_it_chang
     assert run.success and run.syncs[0].value("hubspot_load", "datasync/created") == 0
     assert store.outcome_counts("contacts") == {"excluded/duplicate identity": 1}  # not "failed/duplicate_on_other_side"
     assert len(scenario.hubspot_contacts()) == 1
+
+
+def test_issue9_an_edit_made_after_a_run_died_before_its_checkpoint_is_not_overruled_by_that_runs_writes(synced, instance, monkeypatch):
+    """The dead run's HubSpot write still carries the time it left (the echo ledger): it is no user change."""
+    update_app(synced, "ann@example.com", city="Linz")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the loads")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
+        assert not run_incremental(synced.config, ["contacts"], instance=instance).success
+    ann = hubspot_id_of(synced, "ann@example.com")
+    assert synced.hubspot_contacts()[ann]["city"] == "Linz"  # written before the crash
+    update_app(synced, "ann@example.com", city="Graz")  # the user's later edit
+
+    assert run_incremental(synced.config, ["contacts"], instance=instance).success
+    assert synced.hubspot_contacts()[ann]["city"] == "Graz"
+    assert {c["email"]: c["city"] for c in synced.customers()}["ann@example.com"] == "Graz"
+    assert StateStore(synced.config.state.url).conflicts("contacts").empty  # no conflict: only the app changed
