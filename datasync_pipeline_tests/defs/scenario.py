@@ -44,6 +44,15 @@ class ContactsScenario:
             connection.execute(sa.insert(sa.Table("customers", sa.MetaData(), autoload_with=connection)), rows)
         engine.dispose()
 
+    def update_customer(self, where_email: str, /, **values) -> None:
+        """A user's edit of the app rows with this email, stamped by the database's clock."""
+        engine = sa.create_engine(f"sqlite:///{self.home}/app.sqlite")
+        with engine.begin() as connection:
+            table = sa.Table("customers", sa.MetaData(), autoload_with=connection)
+            connection.execute(table.update().where(table.c.email == where_email).values(
+                **values, updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
+        engine.dispose()
+
     def hubspot_contacts(self) -> dict[str, dict]:
         """HubSpot contacts by id, with their synced properties."""
         properties = ["email", "firstname", "lastname", "city", "phone", "country", "company", "jobtitle", "datasync_id"]

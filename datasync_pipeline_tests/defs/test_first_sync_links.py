@@ -7,7 +7,6 @@ from __future__ import annotations
 import dagster as dg
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from datasync_pipeline.config import parse_config
 from datasync_pipeline.connectors.hubspot import HubSpotClient
@@ -21,14 +20,6 @@ from datasync_pipeline_tests.defs.scenario import CONFIG, contacts_scenario
 def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
-
-
-def update_app(home, where_email: str, **values) -> None:
-    engine = sa.create_engine(f"sqlite:///{home}/app.sqlite")
-    with engine.begin() as connection:
-        table = sa.Table("customers", sa.MetaData(), autoload_with=connection)
-        connection.execute(table.update().where(table.c.email == where_email).values(**values, updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
-    engine.dispose()
 
 
 def contacts_in(home) -> dict[str, dict]:
@@ -70,7 +61,7 @@ def test_a_rerun_first_sync_carries_pending_app_edits_instead_of_reverting_them(
     scenario.seed_hubspot([{"email": f"p{i}@example.com", "firstname": "Old", "city": "Bonn"} for i in range(5)])
     scenario.seed_app([{"email": f"p{i}@example.com", "first_name": "Old", "city": "Bonn"} for i in range(5)])
     assert run_first_sync(scenario.config, instance=instance).success
-    update_app(tmp_path, "p1@example.com", first_name="New")  # not synced yet; HubSpot is the default app
+    scenario.update_customer("p1@example.com", first_name="New")  # not synced yet; HubSpot is the default app
 
     rerun = run_first_sync(scenario.config, instance=instance)
     assert rerun.success
@@ -85,7 +76,7 @@ def test_a_linked_row_whose_email_became_invalid_stays_linked_and_fails(tmp_path
     scenario.seed_hubspot([{"email": "ann@example.com", "firstname": "Ann"}])
     scenario.seed_app([{"email": "ann@example.com", "first_name": "Ann"}])
     assert run_first_sync(scenario.config, instance=instance).success
-    update_app(tmp_path, "ann@example.com", email="ann(at)example")
+    scenario.update_customer("ann@example.com", email="ann(at)example")
 
     assert run_first_sync(scenario.config, instance=instance).success
     assert [c["email"] for c in scenario.customers()] == ["ann(at)example"]  # no second row for Ann

@@ -34,11 +34,17 @@ def hubspot_id_of(scenario, email: str) -> str:
 
 
 def update_app(scenario, email: str, **values) -> None:
-    engine = sa.create_engine(f"sqlite:///{scenario.home}/app.sqlite")
-    with engine.begin() as connection:
-        table = sa.Table("customers", sa.MetaData(), autoload_with=connection)
-        connection.execute(table.update().where(table.c.email == email).values(**values, updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
-    engine.dispose()
+    scenario.update_customer(email, **values)
+
+
+def crash_at_checkpoint(monkeypatch, scenario, instance) -> None:
+    """An incremental run that dies after both loads, before its checkpoint commits anything."""
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed after the loads")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
+        assert not run_incremental(scenario.config, ["contacts"], instance=instance).success
 
 
 def update_hubspot(scenario, record_id: str, **properties) -> None:
@@ -83,13 +89,7 @@ def test_issue9_a_crash_between_the_loads_and_the_checkpoint_keeps_the_runs_conf
     ann = hubspot_id_of(synced, "ann@example.com")
     update_hubspot(synced, ann, city="Bonn")
     update_app(synced, "ann@example.com", city="Köln")
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the loads")
-
-    with monkeypatch.context() as patch:
-        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
-        assert not run_incremental(synced.config, ["contacts"], instance=instance).success
+    crash_at_checkpoint(monkeypatch, synced, instance)
     assert run_incremental(synced.config, ["contacts"], instance=instance).success  # the rerun finds the pair converged
     conflicts = StateStore(synced.config.state.url).conflicts("contacts")
     assert conflicts[["hubspot_id", "field", "hubspot_value", "app_value", "winner"]].values.tolist() == [[ann, "city", "Bonn", "Köln", "hubspot"]]
@@ -272,13 +272,7 @@ def test_issue9_an_in_side_duplicate_stays_excluded_as_a_duplicate_when_it_chang
 def test_issue9_an_edit_made_after_a_run_died_before_its_checkpoint_is_not_overruled_by_that_runs_writes(synced, instance, monkeypatch):
     """The dead run's HubSpot write still carries the time it left (the echo ledger): it is no user change."""
     update_app(synced, "ann@example.com", city="Linz")
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed after the loads")
-
-    with monkeypatch.context() as patch:
-        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
-        assert not run_incremental(synced.config, ["contacts"], instance=instance).success
+    crash_at_checkpoint(monkeypatch, synced, instance)
     ann = hubspot_id_of(synced, "ann@example.com")
     assert synced.hubspot_contacts()[ann]["city"] == "Linz"  # written before the crash
     update_app(synced, "ann@example.com", city="Graz")  # the user's later edit
