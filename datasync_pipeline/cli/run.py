@@ -65,10 +65,11 @@ def demo(
     console.print(f"seeded {counts.hubspot:,} HubSpot contacts and {counts.app:,} app customers ({counts.shared:,} people on both sides), "
                   f"with companies and deals, in {home}")
     started = time.perf_counter()
-    report = run_first_sync(config)
+    report = run_first_sync(config, log_level="WARNING")
     print_report(report, seconds=time.perf_counter() - started)
     console.print(f"\nOpen it in the Dagster UI: [bold]make ui[/bold], then http://127.0.0.1:3000/runs/{report.run_id}")
     if not report.success:
+        console.print(f"[red]the run failed: {report.failure or 'see its failed step'}[/red]")
         raise typer.Exit(1)
 
 
