@@ -38,6 +38,7 @@ from datasync_pipeline.defs.jobs import (
 from datasync_pipeline.defs.assets.associations import association_targets
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
+from datasync_pipeline.settings import whole_seconds
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import holder, lease_seconds
 
@@ -56,12 +57,7 @@ UNFINISHED_BUSINESS = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED
 
 def sensor_interval_seconds() -> int:
     """``$DATASYNC_SENSOR_INTERVAL_SECONDS``, else 600 (rule 9: synced within 10 minutes)."""
-    raw = os.environ.get(INTERVAL_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL_SECONDS
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{INTERVAL_VARIABLE} must be a whole number of seconds, at least 1; got {raw!r}")
-    return int(raw)
+    return whole_seconds(INTERVAL_VARIABLE, DEFAULT_INTERVAL_SECONDS)
 
 
 def required_resource_keys(config: DatasyncConfig) -> set[str]:

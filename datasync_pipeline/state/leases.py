@@ -18,7 +18,6 @@ A dry run writes nothing, so it takes no lease.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from datasync_pipeline.errors import DatasyncError
+from datasync_pipeline.settings import whole_seconds
 from datasync_pipeline.state.tables import metadata
 
 LEASE_SECONDS_VARIABLE = "DATASYNC_LEASE_SECONDS"
@@ -44,12 +44,8 @@ leases = sa.Table(
 
 
 def lease_seconds() -> int:
-    raw = os.environ.get(LEASE_SECONDS_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_LEASE_SECONDS
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{LEASE_SECONDS_VARIABLE} must be a whole number of seconds, at least 1; got {raw!r}")
-    return int(raw)
+    """``$DATASYNC_LEASE_SECONDS``, else 300: how long a run that stopped renewing holds its syncs."""
+    return whole_seconds(LEASE_SECONDS_VARIABLE, DEFAULT_LEASE_SECONDS)
 
 
 class SyncBusy(DatasyncError):
