@@ -16,7 +16,7 @@ from datasync_pipeline.engine.frames import app_columns, columns_of
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.state import Link, StateStore
-from datasync_pipeline.state import echoes
+from datasync_pipeline.state import echoes, pending
 
 
 def load_app(
@@ -51,11 +51,14 @@ def load_app(
             if sync.table.external_id:
                 columns[sync.table.external_id] = row["ref"]
             rows.append({"_ref": row["ref"], **columns})
+        # What these rows will hold, before they are inserted: a run dying partway is not taken for a user's edits.
+        pending.record_pending(store, sync.name, "app", pending.CREATE, {row["ref"]: _created_values(row, mappings) for row in creates},
+                               run_id=run_id)
         result = connector.insert(rows)
         for row in creates:
             ref = row["ref"]
             if ref in result.written:
-                values = {m.hubspot: row[m.hubspot] for m in mappings if row.get(m.hubspot) is not None}
+                values = _created_values(row, mappings)
                 links.append(Link(ref, str(result.written[ref]), hubspot_values=values, app_values=values))
             elif ref in result.failed:
                 outcome.fail("hubspot", ref, result.failed[ref])
@@ -65,6 +68,7 @@ def load_app(
         log.info(f"updating {len(to_update):,} rows of {sync.table.name}")
         rows = [{sync.table.key: record_id, **app_columns(updates.get(record_id, {}), mappings), **external_ids.get(record_id, {})}
                 for record_id in to_update]
+        pending.record_pending(store, sync.name, "app", pending.UPDATE, updates, run_id=run_id)
         result = connector.update(rows)
         for record_id, error in result.failed.items():
             outcome.fail("app", str(record_id), error)
@@ -73,14 +77,20 @@ def load_app(
 
     failed_rows = {record_id for side, record_id, status, *_ in outcome.rows if side == "app" and status == "failed"}
     # The updated_at our writes left: the change probe does not take them for changes (state/echoes.py).
-    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps(), written=updates)
+    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps())
     # Links of created records now; pairs that already existed get their new values at the checkpoint.
     store.link(sync.name, links)
+    pending.clear_pending(store, sync.name, hubspot_ids=[link.hubspot_id for link in links], app_ids=[link.app_id for link in links])
     # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.
     store.clear_outcomes(sync.name, "hubspot", [link.hubspot_id for link in links], recorded_by=outcome.target)
     store.clear_outcomes(sync.name, "app", [a for a in plan.pairs["app_id"] if a not in failed_rows], recorded_by=outcome.target)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=outcome.target, run_id=run_id)
     return outcome
+
+
+def _created_values(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:
+    """The mapped values an app row is created with (both sides hold them once it exists)."""
+    return {m.hubspot: row[m.hubspot] for m in mappings if row.get(m.hubspot) is not None}
 
 
 def _external_ids_to_write(sync: SyncSpec, plan: MergePlan, store: StateStore, *, dry_run: bool) -> dict[str, dict[str, str]]:

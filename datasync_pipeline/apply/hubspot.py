@@ -17,7 +17,7 @@ from datasync_pipeline.engine.frames import ORIGIN_PROPERTY, origin_value, prope
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping
 from datasync_pipeline.state import Link, StateStore
-from datasync_pipeline.state import echoes
+from datasync_pipeline.state import echoes, pending
 
 
 def load_hubspot(
@@ -38,6 +38,8 @@ def load_hubspot(
     if dry_run:
         outcome.created, outcome.updated = len(plan.hubspot_creates), len(updates)
         return outcome
+    # Before any link below: a key another app row holds now is released for it (its old pair: deleted in the app).
+    store.release_app_keys(sync.name, plan.released_app_keys)
     # Keeps the last-modified time HubSpot answers each write below with, for the echo ledger.
     client = echoes.StampedWrites(client, OBJECT_TYPES[sync.object].last_modified_property)
 
@@ -49,6 +51,9 @@ def load_hubspot(
         for row in creates:
             origin = origin_value(sync.name, row["ref"])
             inputs.append({"ref": row["ref"], "id": origin, "properties": {**properties_of(row, mappings), ORIGIN_PROPERTY: origin}})
+        # What these creates will hold, before they are made: a run dying partway is not taken for a user's edits.
+        pending.record_pending(store, sync.name, "hubspot", pending.CREATE,
+                               {row["ref"]: properties_of(row, mappings) for row in creates}, run_id=run_id)
         log.info(f"creating {len(inputs):,} HubSpot {sync.object}")
         result = client.batch_upsert(sync.object, inputs, id_property=ORIGIN_PROPERTY)
         for row in creates:
@@ -61,6 +66,7 @@ def load_hubspot(
         outcome.created = len(result.results)
 
     if updates:
+        pending.record_pending(store, sync.name, "hubspot", pending.UPDATE, updates, run_id=run_id)
         log.info(f"updating {len(updates):,} HubSpot {sync.object}")
         inputs = [{"ref": record_id, "id": record_id, "properties": {k: "" if v is None else str(v) for k, v in props.items()}}
                   for record_id, props in updates.items()]
@@ -71,10 +77,11 @@ def load_hubspot(
 
     failed_pairs = {record_id for side, record_id, status, *_ in outcome.rows if side == "hubspot" and status == "failed"}
     # The last-modified time our writes left: the change probe does not take them for changes (state/echoes.py).
-    echoes.record_writes(store, sync.name, echoes.HUBSPOT, client.stamps, written=updates)
+    echoes.record_writes(store, sync.name, echoes.HUBSPOT, client.stamps)
     # Links of created records now; pairs that already existed get their new values at the checkpoint,
     # once both loads have committed.
     store.link(sync.name, links)
+    pending.clear_pending(store, sync.name, hubspot_ids=[link.hubspot_id for link in links], app_ids=[link.app_id for link in links])
     # What this load recorded before and now wrote (or found nothing to write for) is no longer failing.
     store.clear_outcomes(sync.name, "app", [link.app_id for link in links], recorded_by=outcome.target)
     store.clear_outcomes(sync.name, "hubspot", [h for h in plan.pairs["hubspot_id"] if h not in failed_pairs], recorded_by=outcome.target)

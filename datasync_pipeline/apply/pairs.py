@@ -8,7 +8,7 @@ Pairs with a failed write keep their old base too, so a retry finds the change s
 from __future__ import annotations
 
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
-from datasync_pipeline.state import Link, StateStore
+from datasync_pipeline.state import Link, StateStore, pending
 
 
 def commit_pair_values(store: StateStore, sync_name: str, plan: MergePlan, *, failed: set[tuple[str, str]]) -> int:
@@ -22,4 +22,7 @@ def commit_pair_values(store: StateStore, sync_name: str, plan: MergePlan, *, fa
         links.append(Link(hubspot_id, app_id,
                           hubspot_values={**hubspot_values, **hubspot_updates.get(hubspot_id, {})},
                           app_values={**app_values, **app_updates.get(app_id, {})}))
-    return store.link(sync_name, links)
+    committed = store.link(sync_name, links)
+    # Their values are the base now: what an earlier run left pending for them is settled.
+    pending.clear_pending(store, sync_name, hubspot_ids=[link.hubspot_id for link in links], app_ids=[link.app_id for link in links])
+    return committed

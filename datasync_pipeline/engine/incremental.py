@@ -30,6 +30,8 @@ class Deletions:
     in_app: list[str] = field(default_factory=list)
     known: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["hubspot_id", "app_id", "status"]))
     newest_app_deletion: datetime | None = None  # the newest ``updated_at`` among the soft-deleted rows read
+    # Pairs whose app key now names another row (hubspot id -> key): released for that row (engine/reused_keys.py).
+    reused_app_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

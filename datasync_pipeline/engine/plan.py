@@ -44,6 +44,8 @@ class MergePlan:
     counts: dict[str, int] = field(default_factory=dict)
     # Matched app rows (record_id: app id) whose external-id column is empty or holds another id.
     app_external_ids: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object))
+    # Pairs whose app key another row holds now (hubspot id -> key): released before any link is written.
+    released_app_keys: dict[str, str] = field(default_factory=dict)
 
 
 def flows(direction: Direction, to: Side) -> bool:

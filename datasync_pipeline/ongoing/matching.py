@@ -18,13 +18,16 @@ import pandas as pd
 
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
-from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, identity_keys, match_records
+from datasync_pipeline.engine import pending_base
+from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, MatchResult, identity_keys, match_records
+from datasync_pipeline.engine.reused_keys import reused_app_keys
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
 from datasync_pipeline.engine import frames
 from datasync_pipeline.ongoing import changes
-from datasync_pipeline.state import echoes
+from datasync_pipeline.state import pending
+from datasync_pipeline.state.store import released_app_id
 
 SYNCED = "synced"
 # A store is judged foreign only on this many links at least: a few odd links are handled one by one.
@@ -81,29 +84,56 @@ def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Ser
 
 
 def _with_last_values(store, sync: SyncSpec, links: pd.DataFrame) -> pd.DataFrame:
-    """The links with the values each side held after the last sync (the base of the three-way merge)."""
+    """The links (hubspot_id, app_id, status) with the values each side held after the last sync (the base of
+    the three-way merge)."""
     if links.empty:
         return links.assign(hubspot_values=None, app_values=None)
     values = store.last_values(sync.name, hubspot_ids=links["hubspot_id"])[["hubspot_id", "app_id", "hubspot_values", "app_values"]]
-    return links[["hubspot_id", "app_id"]].merge(values, on=["hubspot_id", "app_id"], how="left")
+    return links[["hubspot_id", "app_id", "status"]].merge(values, on=["hubspot_id", "app_id"], how="left")
 
 
 def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store) -> MatchedRecords:
     present_hubspot, present_app = hubspot["record_id"].astype(str), app["record_id"].astype(str)
+    read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
-    known = store.known_pairs(sync.name)
+    stored = _with_last_values(store, sync, store.known_pairs(sync.name))
+    known, reused = _release_reused_keys(sync, mappings, stored, read_app)
     synced = known[known["status"] == SYNCED]
     deletions = Deletions(
         in_hubspot=synced.loc[~synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist(),
-        in_app=synced.loc[~synced["app_id"].isin(app["record_id"]) & synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist(),
+        in_app=synced.loc[~synced["app_id"].isin(app["record_id"]) & synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist()
+        + reused.loc[reused["status"] == SYNCED, "hubspot_id"].tolist(),
+        reused_app_keys=dict(zip(reused["hubspot_id"], reused["app_id"])),
     )
     newly_gone = synced["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app)
     all_pairs = pd.concat([known[known["status"] != SYNCED], synced[newly_gone].assign(status="deleted")], ignore_index=True)
     hubspot, app = _without_deleted(hubspot, app, all_pairs)
-    result = _match(sync, mappings, hubspot, app, _with_last_values(store, sync, synced[~newly_gone]))
-    check_store_belongs(sync.name, synced, present_hubspot, present_app, result.contradicted)
+    result = _match(sync, mappings, hubspot, app, synced[~newly_gone])
+    # A key reused for another row is a link that disagrees with identity too: many of them mean a foreign store.
+    disagreeing = pd.concat([result.contradicted, reused.assign(matched_by="state", explained=False)], ignore_index=True)
+    check_store_belongs(sync.name, stored[stored["status"] == SYNCED], present_hubspot, present_app, disagreeing)
+    linked, created = _with_pending_writes(store, sync, mappings, result.base, result, hubspot, app)
+    result.base = _concat_base(linked, created)
     empty_pairs = pd.DataFrame(columns=PAIR_VALUE_COLUMNS)
     return MatchedRecords("first", result, hubspot, app, empty_pairs, deletions, _with_failed(invalid, result.failed))
+
+
+def _release_reused_keys(sync: SyncSpec, mappings: list[ResolvedMapping], links: pd.DataFrame,
+                         app: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The links (with status and last values), those whose app key another row holds now taken apart from that
+    row: deleted in the app, under their released id (``engine/reused_keys.py``); and those links as they were."""
+    if not sync.table.external_id:  # without the column a reused key cannot be told from an edited row: the link stands
+        return links, pd.DataFrame(columns=["hubspot_id", "app_id", "status"], dtype=object)
+    reused = reused_app_keys(links[links["app_id"].astype(str).isin(app["record_id"].astype(str))], app,
+                             OBJECT_TYPES[sync.object].identity,
+                             domain_counts=any(m.hubspot == "domain" and m.is_default for m in mappings))
+    if reused.empty:
+        return links, reused
+    links = links.copy()
+    rows = links["hubspot_id"].isin(reused["hubspot_id"])
+    links.loc[rows, "app_id"] = [released_app_id(app_id, hubspot_id) for hubspot_id, app_id in links.loc[rows, ["hubspot_id", "app_id"]].itertuples(index=False)]
+    links.loc[rows, "status"] = "deleted_in_app"
+    return links, reused
 
 
 def _with_failed(invalid: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
@@ -119,13 +149,16 @@ def match_changes(
 ) -> MatchedRecords:
     hubspot = hubspot.drop_duplicates("record_id", keep="last")
     app = app.drop_duplicates("record_id", keep="last")
+    read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, check_every_link=check_every_link)
     touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
+    touched, reused = _release_reused_keys(sync, mappings, touched, read_app)
+    deletions.in_app += [h for h in reused.loc[reused["status"] == SYNCED, "hubspot_id"] if h not in deletions.in_app]
+    deletions.reused_app_keys = dict(zip(reused["hubspot_id"], reused["app_id"]))
     touched.loc[touched["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app), "status"] = "deleted"
     hubspot, app = _without_deleted(hubspot, app, touched)
     changed_pairs = touched.loc[touched["status"] == SYNCED, PAIR_VALUE_COLUMNS].reset_index(drop=True)
-    changed_pairs = _our_writes_as_base(store, sync, changed_pairs, hubspot, app, [m.hubspot for m in mappings])
 
     new_hubspot = hubspot[~hubspot["record_id"].isin(touched["hubspot_id"])]
     new_app = app[~app["record_id"].isin(touched["app_id"])]
@@ -161,6 +194,10 @@ def match_changes(
                                      index=result.failed.index, dtype=bool)]
     invalid = _with_failed(invalid, failed)
     result.counts.update({"hubspot_only": len(result.hubspot_only), "app_only": len(result.app_only)})
+    changed_pairs, created = _with_pending_writes(store, sync, mappings, changed_pairs, result,
+                                                  pd.concat([hubspot, hubspot_candidates], ignore_index=True),
+                                                  pd.concat([app, app_candidates], ignore_index=True))
+    result.base = _concat_base(result.base, created)
     return MatchedRecords(
         "incremental", result,
         pd.concat([hubspot, hubspot_candidates], ignore_index=True), pd.concat([app, app_candidates], ignore_index=True),
@@ -168,34 +205,30 @@ def match_changes(
     )
 
 
-def _our_writes_as_base(store, sync: SyncSpec, pairs: pd.DataFrame, hubspot: pd.DataFrame, app: pd.DataFrame,
-                        fields: list[str]) -> pd.DataFrame:
-    """A record that still carries exactly the time our last write left on it has not changed since that write:
-    the fields that write set hold our values, and they are the base of those fields in the three-way merge.
+def _with_pending_writes(store, sync: SyncSpec, mappings: list[ResolvedMapping], linked: pd.DataFrame, result: MatchResult,
+                         hubspot: pd.DataFrame, app: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a run that died after writing left pending (``engine/pending_base.py``).
 
-    Normally the base holds them already; after a run that wrote and died before its checkpoint it does not
-    (the base is older), and without this the dead run's write would count as a change made by a user and
-    overrule a real change made on the other side meanwhile. Only the fields written: another field changed
-    on that record before our write is still a change to sync.
+    Returns the ``linked`` pairs (with their last synced values) taking the values that run wrote as their
+    base where the records still hold them, and the base of the new pairs of ``result`` whose record it created
+    (found through their origin ids): the values created.
     """
-    if pairs.empty:
-        return pairs
-    pairs = pairs.copy()
-    for side, frame, id_column in (("hubspot", hubspot, "hubspot_id"), ("app", app, "app_id")):
-        if frames.MODIFIED_AT not in frame or frame.empty:
-            continue
-        current = frame.drop_duplicates("record_id")
-        stamps = current.set_index(current["record_id"].astype(str))[frames.MODIFIED_AT].dropna()
-        wanted = stamps[stamps.index.isin(pairs[id_column].astype(str))]
-        ours = echoes.written_by_our_last_write(store, sync.name, side, {record_id: stamp.to_pydatetime() for record_id, stamp in wanted.items()})
-        if not ours:
-            continue
-        rows = pairs[id_column].astype(str).isin(ours)
-        pairs.loc[rows, f"{side}_values"] = pd.Series(
-            [{**(base or {}), **{name: value for name, value in ours[record_id].items() if name in fields}}
-             for record_id, base in zip(pairs.loc[rows, id_column].astype(str), pairs.loc[rows, f"{side}_values"])],
-            index=pairs.index[rows], dtype=object)
-    return pairs
+    if len(linked):
+        linked = pending_base.with_pending_writes(
+            linked, hubspot, app, mappings,
+            hubspot_pending=pending.pending(store, sync.name, "hubspot", pending.UPDATE, linked["hubspot_id"]),
+            app_pending=pending.pending(store, sync.name, "app", pending.UPDATE, linked["app_id"]))
+    new = result.pairs[~result.pairs["hubspot_id"].isin(linked["hubspot_id"]) & ~result.pairs["hubspot_id"].isin(result.base["hubspot_id"])]
+    new = new[new["matched_by"] == "origin"]
+    created = pending_base.created_pairs_base(
+        new, app_creates=pending.pending(store, sync.name, "app", pending.CREATE, new["hubspot_id"]) if len(new) else {},
+        hubspot_creates=pending.pending(store, sync.name, "hubspot", pending.CREATE, new["app_id"]) if len(new) else {})
+    return linked, created
+
+
+def _concat_base(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    frames = [frame for frame in (first, second) if len(frame)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else first)
 
 
 def _unlinked(store, sync: SyncSpec, candidates: pd.DataFrame, id_column: str, *, exclude: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,24 +23,19 @@ import sqlalchemy as sa
 
 from datasync_pipeline.connectors.hubspot.search import modified_ms
 from datasync_pipeline.state.tables import echoes
-from datasync_pipeline.state.values import json_safe
 
 HUBSPOT, APP = "hubspot", "app"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK = 2_000
 
 
-def record_writes(store: Any, sync: str, side: str, stamps: Mapping[str, datetime],
-                  written: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+def record_writes(store: Any, sync: str, side: str, stamps: Mapping[str, datetime]) -> int:
     """Remember the last-modified time our writes left on these records (record id -> time); returns how many.
 
-    ``written``: per record, the field values the write set. A record written again replaces its entry;
-    entries its side's watermark has passed are dropped.
+    A record written again replaces its entry; entries its side's watermark has passed are dropped.
     """
     now = datetime.now(UTC)
-    written = written or {}
-    rows = [{"sync": sync, "side": side, "record_id": str(record_id), "modified_at": _utc(stamp), "recorded_at": now,
-             "written": json_safe(dict(written[str(record_id)])) if str(record_id) in written else None}
+    rows = [{"sync": sync, "side": side, "record_id": str(record_id), "modified_at": _utc(stamp), "recorded_at": now}
             for record_id, stamp in stamps.items()]
     watermark = store.watermarks(sync).get(side)
     with store.engine.begin() as connection:
@@ -66,21 +61,6 @@ def echoes_among(store: Any, sync: str, side: str, changed: Mapping[str, datetim
             written.update({record_id: modified_at for record_id, modified_at in connection.execute(query)})
     return {str(record_id) for record_id, stamp in changed.items()
             if str(record_id) in written and _micros(written[str(record_id)]) == _micros(stamp)}
-
-
-def written_by_our_last_write(store: Any, sync: str, side: str, changed: Mapping[str, datetime]) -> dict[str, dict[str, Any]]:
-    """Of ``changed`` (record id -> its last-modified time now), those still as our last write left them, with
-    the field values that write set (records whose write set none are left out)."""
-    ids = [str(record_id) for record_id in changed]
-    found: dict[str, tuple[datetime, Any]] = {}
-    with store.engine.connect() as connection:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(echoes.c.record_id, echoes.c.modified_at, echoes.c.written).where(
-                echoes.c.sync == sync, echoes.c.side == side, echoes.c.record_id.in_(ids[start : start + CHUNK]),
-                echoes.c.written.is_not(None))
-            found.update({record_id: (modified_at, values) for record_id, modified_at, values in connection.execute(query)})
-    return {str(record_id): dict(found[str(record_id)][1]) for record_id, stamp in changed.items()
-            if str(record_id) in found and found[str(record_id)][1] and _micros(found[str(record_id)][0]) == _micros(stamp)}
 
 
 def count_after(store: Any, sync: str, side: str, watermark: datetime) -> int:

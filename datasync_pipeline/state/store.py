@@ -30,6 +30,12 @@ class Link:
     app_values: Mapping[str, Any] | None = None
 
 
+def released_app_id(app_id: str, hubspot_id: str) -> str:
+    """What a pair deleted in the app keeps as its app id once the key was given to another row: unique per
+    pair (a key may be reused twice), readable in the record view, and no key of any row."""
+    return f"{app_id} (deleted; key reused; was linked to {hubspot_id})"
+
+
 class StateStore:
     def __init__(self, url_or_engine: str | sa.Engine) -> None:
         self.engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
@@ -78,6 +84,16 @@ class StateStore:
                     .values(status=status)
                 )
         return len(ids)
+
+    def release_app_keys(self, sync: str, reused: Mapping[str, str]) -> int:
+        """Pairs whose app key was given to another row (hubspot id -> that key): their row is gone, deleted in
+        the app (rule 10), and the key is released for the row that holds it now (``released_app_id``)."""
+        with self.engine.begin() as connection:
+            for hubspot_id, app_id in reused.items():
+                connection.execute(pairs.update().where(pairs.c.sync == sync, pairs.c.hubspot_id == str(hubspot_id),
+                                                        pairs.c.app_id == str(app_id))
+                                   .values(app_id=released_app_id(app_id, hubspot_id), status="deleted_in_app"))
+        return len(reused)
 
     def link(self, sync: str, links: Iterable[Link]) -> int:
         """Record links with the values each side now holds (None: that side's values are not known here).

@@ -98,9 +98,22 @@ echoes = sa.Table(
     sa.Column("record_id", sa.String(255), primary_key=True),
     sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    # The field values that write set ({HubSpot property: value}), for a run after one that died before its
-    # checkpoint: those fields hold our values, not a user's change. Null: not known (a create, an association).
-    sa.Column("written", sa.JSON(none_as_null=True), nullable=True),
+)
+
+# Writes a load is about to make, recorded before it calls the other side (state/pending.py): a run that dies
+# partway through a write batch, or after it and before its checkpoint, leaves here what it may have written,
+# so the next run does not take its own writes for a user's changes. Cleared when the pair's values are committed.
+pending_writes = sa.Table(
+    "datasync_pending_writes",
+    metadata,
+    sa.Column("sync", sa.String(64), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),  # the side written: "hubspot" or "app"
+    sa.Column("kind", sa.String(16), primary_key=True),  # "update" or "create"
+    # An update: the id of the record written. A create: the id of the record it was created from (other side).
+    sa.Column("record_id", sa.String(255), primary_key=True),
+    sa.Column("values", sa.JSON(none_as_null=True), nullable=False),  # {HubSpot property: value written}
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # The association each side of a pair held after the last sync, per associated object: the base of the

@@ -21,9 +21,9 @@ successful run both sides are compared with the model, exactly, and must hold no
 
 A difference is a lost update (a field a user edited), a wrong value, a missing or an unexpected record. One
 kind is told apart: the value found is one a crashed run wrote, and the user edited the field after that crash
-(the known fault pinned by the strict xfails at the end of this file). When those are the only problems the
-test xfails; any other problem fails it. App hard deletes never take the row with the highest key: SQLite would
-reuse it, which is the other known fault (also pinned below).
+(explained as a crash's write when the user did not edit the field after that crash; a lost update when the
+user did). Hard deletes in the app may take the row with the highest key, which SQLite gives to the next row
+inserted: the sync must tell that row from the deleted one.
 
 Cost: about 1,400 Dagster runs for 300 sequences, about 0.45 s each on this 2-core machine, so the sequences are
 spread over worker processes, each with one in-memory Dagster instance (``DagsterInstance.ephemeral()``: half
@@ -367,7 +367,6 @@ class Outcome:
     counts: Counter = field(default_factory=Counter)  # runs, refused, kills_not_reached, dead_leases, conflicts, echoes...
     problems: Counter = field(default_factory=Counter)
     reports: list[str] = field(default_factory=list)  # one per failing sequence: seed, index, operations, problems
-    known: list[str] = field(default_factory=list)  # lost updates of the crash-echo kind, with their sequence
     seconds: float = 0.0
 
     def add(self, other: Outcome) -> None:
@@ -375,7 +374,6 @@ class Outcome:
         for name in ("operations", "kills", "counts", "problems"):
             getattr(self, name).update(getattr(other, name))
         self.reports += other.reports
-        self.known += other.known
         self.seconds += other.seconds
 
 
@@ -390,6 +388,7 @@ class Sequence:
         self.sides = Sides(self.scenario, soft_delete=self.soft_delete)
         self.model = Model(soft_delete=self.soft_delete)
         self.first_done = False  # a first sync advanced the watermarks: incremental runs can start
+        self.deleted_keys: set[int] = set()  # keys of app rows deleted for good (SQLite may give them to new rows)
         self.log: list[str] = []
         self.problems: list[str] = []
         self.op = 0
@@ -498,8 +497,8 @@ class Sequence:
                       f"written by the run killed at op {echo_op}")
             if p.edit_op.get(f, -1) > echo_op:
                 # The user edited the field after the crash, and the crashed run's stale write won over that edit.
-                self.outcome.counts["lost_updates_crash_echo"] += 1
-                self.outcome.known.append(f"seed {SEED} sequence {self.index}: {detail}, edited at op {p.edit_op[f]}")
+                self.problem("lost_updates", f"{detail}, edited at op {p.edit_op[f]} (a crashed run's write won over a later edit)")
+                return
             else:
                 self.outcome.counts["crash_writes_kept"] += 1  # a value the user wrote elsewhere, written before the crash
             for side in ("h", "a"):  # follow the product from here
@@ -530,6 +529,8 @@ class Sequence:
             p.a = self.initial_values()
             spelling = self.app_spelling(p.key)
             p.a_id = self.sides.app_insert(spelling, p.a)
+            if p.a_id in self.deleted_keys:  # SQLite gave the new row the key of a row deleted before
+                self.outcome.counts["reused_keys"] += 1
         self.model.people[p.key] = p
         return p.key
 
@@ -586,16 +587,13 @@ class Sequence:
 
     def op_delete_app(self):
         candidates = self.linked_pairs()
-        if not self.soft_delete:
-            # Never the row with the highest key: SQLite would give that key to the next row inserted, and a link kept
-            # for a reused key overwrites the deleted row's HubSpot survivor (test_a_reused_app_key_..., xfail).
-            highest = max(key for key, _ in self.sides.app_rows())
-            candidates = [p for p in candidates if p.a_id != highest]
         if not candidates:
             return False
         p = self.rng.choice(candidates)
         self.sides.app_delete(p.a_id)
         p.a, p.gone = None, "app"
+        if not self.soft_delete:
+            self.deleted_keys.add(p.a_id)
         how = "soft" if self.soft_delete else "hard"
         self.outcome.counts[f"app_{how}_deletes"] += 1
         self.log.append(f"op {self.op}: delete ({how}) in the app {p.key}")
@@ -796,32 +794,15 @@ def test_issue9_random_sequences_keep_both_sides_in_sync_without_duplicates_or_l
           f"dead leases left behind {counts['dead_leases']}; refused concurrent launches {counts['refused']}; "
           f"app deletes soft {counts['app_soft_deletes']} / hard {counts['app_hard_deletes']}; "
           f"conflicts in the model {counts['conflicts']}")
-    print(f"  duplicates found {outcome.problems['duplicates']}; lost updates found {outcome.problems['lost_updates']} "
-          f"(+ {counts['lost_updates_crash_echo']} of the known crash-echo kind); crash writes kept {counts['crash_writes_kept']}")
+    print(f"  duplicates found {outcome.problems['duplicates']}; lost updates found {outcome.problems['lost_updates']}; "
+          f"crash writes kept {counts['crash_writes_kept']}; app keys reused after a hard delete {counts['reused_keys']}")
     print("  other problems: " + (", ".join(f"{k} {outcome.problems[k]}" for k in PROBLEM_KINDS
                                              if k not in ("duplicates", "lost_updates") and outcome.problems[k]) or "none"))
-    for line in outcome.known[:5]:
-        print(f"  known: {line}")
     assert outcome.sequences == len(indices)
     assert not outcome.reports, f"{len(outcome.reports)} sequence(s) broke an invariant:\n\n" + "\n\n".join(outcome.reports[:5])
-    if counts["lost_updates_crash_echo"]:
-        # Everything else held; these lost updates are the known fault pinned by the strict xfails below.
-        pytest.xfail(f"{CRASH_ECHO} ({counts['lost_updates_crash_echo']} in these sequences, e.g. {outcome.known[0]})")
 
 
-# --- the faults the sequences found, each pinned by a short deterministic test -------------------------------
-
-CRASH_ECHO = (
-    "product bug (DESIGN invariant 'a crash at any point and a rerun leave no lost updates'): a run that crashes after "
-    "writing part of its plan leaves the pairs' base uncommitted, so the next run takes the crashed run's own writes for "
-    "user changes; a user's edit of the same field made between the crash and the rerun then loses: as a 'conflict' "
-    "HubSpot (the default app) wins with the stale value, or the stale copy fills a value the user cleared")
-KEY_REUSE = (
-    "product bug (DESIGN 'links are evidence, identity is the rule'; rule 10): after a hard delete in a SQLite app the next "
-    "row inserted gets the deleted row's key; the incremental run trusts the stored link for that key and merges the new "
-    "row into the deleted row's HubSpot contact, overwriting its email and names (the survivor of the deletion is lost, "
-    "the new person is never created), and the reconciling run never finds the deletion")
-
+# --- the faults the sequences found, each kept by a short deterministic test ---------------------------------
 
 @pytest.fixture
 def instance():
@@ -845,8 +826,6 @@ def values_by_email(records) -> dict[str, dict]:
     return {identity(values["email"]): {f: values[f] for f in FIELDS} for _, values in records}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=CRASH_ECHO + "; here: city edited in the app, the run dies after its HubSpot "
-                   "update, the app's city is edited again, and the rerun writes the first edit back over it")
 def test_an_app_edit_made_after_a_crash_is_not_overruled_by_the_crashed_runs_own_write(tmp_path, instance, monkeypatch):
     from datasync_pipeline.connectors.hubspot import HubSpotClient
     from datasync_pipeline.defs.launch import run_incremental
@@ -870,8 +849,6 @@ def test_an_app_edit_made_after_a_crash_is_not_overruled_by_the_crashed_runs_own
     sides.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=CRASH_ECHO + "; here (seed 9, sequence 49): the first sync dies after inserting "
-                   "the app row, the user clears lastname in HubSpot, and the rerun refills it from that row")
 def test_a_value_cleared_after_a_crash_is_not_refilled_from_the_crashed_runs_copy(tmp_path, instance, monkeypatch):
     from datasync_pipeline.connectors.sql import SqlConnector
     from datasync_pipeline.defs.launch import run_first_sync
@@ -896,7 +873,6 @@ def test_a_value_cleared_after_a_crash_is_not_refilled_from_the_crashed_runs_cop
     sides.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=KEY_REUSE)
 def test_a_reused_app_key_does_not_overwrite_the_hubspot_survivor_of_a_deleted_row(tmp_path, instance):
     from datasync_pipeline.defs.launch import run_incremental
 
@@ -910,4 +886,109 @@ def test_a_reused_app_key_does_not_overwrite_the_hubspot_survivor_of_a_deleted_r
     assert hubspot[hubspot_id]["email"] == "ann@example.com"  # found: bob@example.com, firstname Bob
     assert values_by_email(hubspot.items())["bob@example.com"]["firstname"] == "Bob"  # bob created in HubSpot
     assert len(hubspot) == 2
+    sides.close()
+
+
+def pair_status(sides: Sides, hubspot_id: str) -> tuple[str, str]:
+    """(app id, status) of the pair of this HubSpot record in the state store."""
+    with sides.state.connect() as connection:
+        row = connection.execute(sa.text("select app_id, status from datasync_pairs where hubspot_id = :h"), {"h": hubspot_id}).one()
+    return row.app_id, row.status
+
+
+def test_a_reused_app_key_leaves_the_deleted_rows_pair_deleted_in_the_app(tmp_path, instance):
+    """Rule 10 after a reused key: the HubSpot survivor is shown deleted in the app, and stays out of the sync."""
+    from datasync_pipeline.defs.launch import run_incremental
+
+    sides, hubspot_id, key = one_contact(tmp_path, instance)
+    sides.app_delete(key)
+    assert sides.app_insert("bob@example.com", {"firstname": "Bob"}) == key
+
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING").success
+    app_id, status = pair_status(sides, hubspot_id)
+    assert status == "deleted_in_app" and app_id != str(key)  # the key is released for Bob's row
+    sides.hubspot_update(hubspot_id, {"city": "Graz"})  # the survivor keeps its own life: nothing flows
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING").success
+    assert values_by_email(sides.app_rows()) == {"bob@example.com": {"firstname": "Bob", "lastname": None, "city": None, "phone": None}}
+    sides.close()
+
+
+def test_a_key_reused_after_the_deletion_was_found_syncs_the_new_row(tmp_path, instance):
+    """The reconciling run found the hard delete first; a row inserted later under that key is a new record."""
+    from datasync_pipeline.defs.launch import run_incremental
+
+    sides, hubspot_id, key = one_contact(tmp_path, instance)
+    sides.app_delete(key)
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING", reason="reconcile").success
+    assert pair_status(sides, hubspot_id) == (str(key), "deleted_in_app")
+    assert sides.app_insert("bob@example.com", {"firstname": "Bob"}) == key
+
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING").success
+    hubspot = dict(sides.hubspot_live())
+    assert hubspot[hubspot_id]["email"] == "ann@example.com"
+    assert values_by_email(hubspot.items())["bob@example.com"]["firstname"] == "Bob"  # found before: never synced
+    assert pair_status(sides, hubspot_id)[1] == "deleted_in_app"
+    sides.close()
+
+
+def test_a_first_sync_rerun_tells_a_reused_key_from_the_deleted_row(tmp_path, instance):
+    from datasync_pipeline.defs.launch import run_first_sync
+
+    sides, hubspot_id, key = one_contact(tmp_path, instance)
+    sides.app_delete(key)
+    assert sides.app_insert("bob@example.com", {"firstname": "Bob"}) == key
+
+    assert run_first_sync(sides.scenario.config, instance=instance, log_level="WARNING").success
+    hubspot = dict(sides.hubspot_live())
+    assert hubspot[hubspot_id]["email"] == "ann@example.com" and len(hubspot) == 2
+    assert values_by_email(hubspot.items())["bob@example.com"]["firstname"] == "Bob"
+    assert pair_status(sides, hubspot_id)[1] == "deleted_in_app"
+    sides.close()
+
+
+def test_an_email_edited_on_a_linked_row_is_not_taken_for_a_reused_key(tmp_path, instance):
+    """The row holds the pair's HubSpot id in its external-id column: it is ours, and its new email flows."""
+    from datasync_pipeline.defs.launch import run_incremental
+
+    sides, hubspot_id, key = one_contact(tmp_path, instance)
+    with sides.app.begin() as connection:
+        connection.execute(sides.table.update().where(sides.table.c.id == key).values(
+            email="ann.new@example.com", updated_at=sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")))
+
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING").success
+    assert dict(sides.hubspot_live())[hubspot_id]["email"] == "ann.new@example.com"
+    assert pair_status(sides, hubspot_id) == (str(key), "synced")
+    sides.close()
+
+
+def test_a_batch_that_dies_halfway_does_not_overrule_edits_made_before_the_rerun(tmp_path, instance, monkeypatch):
+    """Two app edits go to HubSpot in one batch; the batch writes the first record and dies. The user then edits
+    the written record's city again in the app: the rerun sends that edit, not the dead run's value back."""
+    from datasync_pipeline.connectors.hubspot import HubSpotClient
+    from datasync_pipeline.defs.launch import run_first_sync, run_incremental
+    from datasync_pipeline_tests.defs.scenario import contacts_scenario
+
+    sides = Sides(contacts_scenario(tmp_path))
+    first = sides.hubspot_create("ann@example.com", {"city": "Berlin"})
+    sides.hubspot_create("bob@example.com", {"city": "Berlin"})
+    assert run_first_sync(sides.scenario.config, instance=instance, log_level="WARNING").success
+    keys = {values["email"]: key for key, values in sides.app_rows()}
+    sides.app_update(keys["ann@example.com"], {"city": "Linz"})
+    sides.app_update(keys["bob@example.com"], {"city": "Linz"})
+    real = HubSpotClient.batch_update
+
+    def writes_one_and_dies(self, object_type, inputs, **kwargs):
+        real(self, object_type, [i for i in inputs if i["id"] == first], **kwargs)
+        raise SimulatedCrash("worker killed halfway through the batch")
+
+    monkeypatch.setattr(HubSpotClient, "batch_update", writes_one_and_dies)
+    assert not run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="CRITICAL").success
+    monkeypatch.setattr(HubSpotClient, "batch_update", real)
+    sides.app_update(keys["ann@example.com"], {"city": "Graz"})
+
+    assert run_incremental(sides.scenario.config, [SYNC], instance=instance, log_level="WARNING").success
+    assert {email: values["city"] for email, values in values_by_email(sides.hubspot_live()).items()} == {
+        "ann@example.com": "Graz", "bob@example.com": "Linz"}
+    assert {email: values["city"] for email, values in values_by_email(sides.app_rows()).items()} == {
+        "ann@example.com": "Graz", "bob@example.com": "Linz"}
     sides.close()

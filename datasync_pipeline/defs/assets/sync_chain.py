@@ -126,6 +126,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             plan = plan_incremental(matched, typed(context), direction=sync.direction, default_app=sync.default_app)
         else:
             plan = plan_first_sync(matched.new, matched.hubspot, matched.app, typed(context), direction=sync.direction, default_app=sync.default_app)
+        plan.released_app_keys = dict(matched.deletions.reused_app_keys)
         base = matched.changed_pairs.set_index("hubspot_id") if len(matched.changed_pairs) else None
         plan.pairs = plan.pairs.reset_index(drop=True)
         for side, id_column in (("hubspot", "hubspot_id"), ("app", "app_id")):
