@@ -19,7 +19,7 @@ from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.engine.frames import ORIGIN_PROPERTY, origin_value
 from datasync_pipeline.errors import RecordError
 from datasync_pipeline.objects.catalogue import ResolvedMapping
-from datasync_pipeline.state import Link, StateStore
+from datasync_pipeline.state import Link, StateStore, echoes
 
 PREVIEW_COLUMNS = ["hubspot_id", "app_id", "deleted_in", "values", "hubspot_values", "app_values"]
 
@@ -52,6 +52,8 @@ def restore_deleted(
         return result
     if target == "hubspot":
         _recreate_in_hubspot(client, store, sync, mappings, preview, result)
+        if connector is not None:
+            _point_external_ids_at_restored(connector, store, sync, preview, result)
     else:
         _recreate_in_app(connector, store, sync, mappings, preview, result)
     return result
@@ -75,6 +77,17 @@ def _recreate_in_hubspot(client, store: StateStore, sync: SyncSpec, mappings, pr
         elif hubspot_id in written.failed:
             result.failed[hubspot_id] = written.failed[hubspot_id]
     _relink(store, sync, links, survivor_side="app")
+
+
+def _point_external_ids_at_restored(connector, store: StateStore, sync: SyncSpec, preview: pd.DataFrame, result: RestoreResult) -> None:
+    """The app rows of records recreated in HubSpot get the new HubSpot id in their external-id column: a row
+    holding the id of its pair's record is how a later run knows it is still the row linked (engine/reused_keys.py)."""
+    if not sync.table.external_id or not result.restored:
+        return
+    rows = [{sync.table.key: app_id, sync.table.external_id: result.restored[hubspot_id]}
+            for hubspot_id, app_id in preview[["hubspot_id", "app_id"]].itertuples(index=False) if hubspot_id in result.restored]
+    connector.update(rows)
+    echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps())
 
 
 def _recreate_in_app(connector, store: StateStore, sync: SyncSpec, mappings, preview: pd.DataFrame, result: RestoreResult) -> None:

@@ -50,6 +50,8 @@ def test_rule10_the_preview_lists_what_restore_then_recreates_in_hubspot(deleted
     new_id, ann = restored["ann@example.com"]
     assert new_id != old_ann and done.records["new_id"].tolist() == [new_id]
     assert ann["firstname"] == "Ann" and ann["city"] == "Berlin" and ann["lastname"] == "Alder"  # its last synced values
+    # The app row's external-id column follows its pair to the new record (what tells the row is still the one linked).
+    assert {row["email"]: row["hubspot_id"] for row in scenario.customers()}["ann@example.com"] == new_id
     store = StateStore(scenario.config.state.url)
     assert store.outcome_counts("contacts") == {"failed/deleted_in_app": 1}  # ann no longer failing; ben still is
     assert instance.get_run_by_id(done.run_id).tags["datasync/mode"] == "restore"
