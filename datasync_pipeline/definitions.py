@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, load_config
+from datasync_pipeline.config import DatasyncConfig, load_config
+from datasync_pipeline.connectors.registry import resource_for
 from datasync_pipeline.defs.assets.associations import build_association_assets
 from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
 from datasync_pipeline.defs.checks import build_health_checks
@@ -18,8 +19,6 @@ from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.defs.resources import (
     STATE_STORE_KEY,
     SYNC_RUN_KEY,
-    HubSpotResource,
-    SqlAppResource,
     StateStoreResource,
     SyncRunResource,
     connection_resource_key,
@@ -36,18 +35,7 @@ def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource
         "io_manager": RunMemoryIOManager(),
     }
     for name, connection in config.connections.items():
-        if isinstance(connection, HubSpotConnection):
-            resources[connection_resource_key(name)] = HubSpotResource(
-                base_url=connection.base_url,
-                token=resource_value(connection.token) if connection.token else None,
-                tier=connection.tier.value,
-                object_path_prefix=connection.object_path_prefix,
-                max_concurrency=connection.max_concurrency,
-                sandbox_path=connection.sandbox.path if connection.sandbox else None,
-                sandbox_token=connection.sandbox.token if connection.sandbox else "sandbox-token",
-            )
-        elif isinstance(connection, SqlConnection):
-            resources[connection_resource_key(name)] = SqlAppResource(url=resource_value(connection.url))
+        resources[connection_resource_key(name)] = resource_for(connection)
     return resources
 
 

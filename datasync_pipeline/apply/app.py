@@ -1,7 +1,8 @@
-"""Writing a merge plan's app side: idempotent inserts (on the external-id column), updates, links.
+"""Writing a merge plan's app side through its connector: idempotent creates, updates, links.
 
-The external-id column keeps the linked HubSpot id of every linked row, not only of the rows the sync
-creates: matched rows whose column is empty or holds another id get it with their updates.
+Where the app keeps the linked HubSpot id on its records (the SQL external-id column), every linked record
+keeps it, not only the records the sync creates: matched records that hold none or another id get it with
+their updates.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from datasync_pipeline.apply.outcome import LoadOutcome
 from datasync_pipeline.config.model import SyncSpec
-from datasync_pipeline.engine.frames import app_columns, columns_of
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.state import Link, StateStore
@@ -33,7 +33,7 @@ def load_app(
     outcome = LoadOutcome(target="app", dry_run=dry_run, conflicts=len(plan.conflicts))
     outcome.exclude(plan.excluded[plan.excluded["side"] == "hubspot"])
     updates = updates_by_record(plan.app_updates)
-    external_ids = _external_ids_to_write(sync, plan, store, dry_run=dry_run)
+    external_ids = _external_ids_to_write(connector, sync, plan, store, dry_run=dry_run)
     to_update = list(dict.fromkeys([*updates, *external_ids]))
     # Filling the external-id column is bookkeeping, not a synced change: counted apart from the updates.
     outcome.unchanged = len(plan.pairs) - len(updates)
@@ -44,17 +44,12 @@ def load_app(
     links: list[Link] = []
     creates = plan.app_creates.to_dict("records")
     if creates:
-        log.info(f"inserting {len(creates):,} rows into {sync.table.name}")
-        rows = []
-        for row in creates:
-            columns = columns_of(row, mappings)
-            if sync.table.external_id:
-                columns[sync.table.external_id] = row["ref"]
-            rows.append({"_ref": row["ref"], **columns})
+        log.info(f"creating {len(creates):,} records in {connector.describe()}")
+        records = [{"_ref": row["ref"], **{m.hubspot: row.get(m.hubspot) for m in mappings}} for row in creates]
         # What these rows will hold, before they are inserted: a run dying partway is not taken for a user's edits.
         pending.record_pending(store, sync.name, "app", pending.CREATE, {row["ref"]: _created_values(row, mappings) for row in creates},
                                run_id=run_id)
-        result = connector.insert(rows)
+        result = connector.create(records)
         for row in creates:
             ref = row["ref"]
             if ref in result.written:
@@ -65,11 +60,9 @@ def load_app(
         outcome.created = len(result.written)
 
     if to_update:
-        log.info(f"updating {len(to_update):,} rows of {sync.table.name}")
-        rows = [{sync.table.key: record_id, **app_columns(updates.get(record_id, {}), mappings), **external_ids.get(record_id, {})}
-                for record_id in to_update]
+        log.info(f"updating {len(to_update):,} records of {connector.describe()}")
         pending.record_pending(store, sync.name, "app", pending.UPDATE, updates, run_id=run_id)
-        result = connector.update(rows)
+        result = connector.update(updates, origins=external_ids)
         for record_id, error in result.failed.items():
             outcome.fail("app", str(record_id), error)
         outcome.updated = sum(1 for record_id in result.written if str(record_id) in updates)
@@ -93,13 +86,13 @@ def _created_values(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dic
     return {m.hubspot: row[m.hubspot] for m in mappings if row.get(m.hubspot) is not None}
 
 
-def _external_ids_to_write(sync: SyncSpec, plan: MergePlan, store: StateStore, *, dry_run: bool) -> dict[str, dict[str, str]]:
-    """Per app row whose external-id column lacks its HubSpot id, that column's new value.
+def _external_ids_to_write(connector: Any, sync: SyncSpec, plan: MergePlan, store: StateStore, *, dry_run: bool) -> dict[str, str]:
+    """Per app record that does not keep its linked HubSpot id yet (the SQL external-id column), that id.
 
     Matched rows whose column is empty or different (from the plan), and rows this run has just created in
     HubSpot: the HubSpot load runs first (``<sync>/app_load`` depends on it) and linked them.
     """
-    if not sync.table.external_id:
+    if not connector.keeps_origins:
         return {}
     fill = getattr(plan, "app_external_ids", None)
     wanted = {} if fill is None or fill.empty else {
@@ -107,4 +100,4 @@ def _external_ids_to_write(sync: SyncSpec, plan: MergePlan, store: StateStore, *
     if not dry_run and len(plan.hubspot_creates):
         created = store.last_values(sync.name, app_ids=plan.hubspot_creates["ref"])
         wanted.update({str(app_id): str(hubspot_id) for hubspot_id, app_id in created[["hubspot_id", "app_id"]].itertuples(index=False)})
-    return {app_id: {sync.table.external_id: hubspot_id} for app_id, hubspot_id in wanted.items()}
+    return wanted

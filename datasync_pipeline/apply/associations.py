@@ -200,41 +200,22 @@ def _conflict_log(plans: list[tuple[AssociationTarget, AssociationPlan]]) -> pd.
 
 def _write_app(connector: Any, sync: SyncSpec, plans: list[tuple[AssociationTarget, AssociationPlan]],
                outcome: AssociationOutcome, log: logging.Logger | Any) -> dict[str, Any]:
-    """One update per app row, setting every association column that changes; returns the rows' new updated_at."""
-    columns_by_row: dict[str, dict[str, Any]] = {}
-    objects_by_row: dict[str, list[str]] = {}
+    """One write per app record, setting every association that changes; returns the records' new modification times."""
+    keys_by_record: dict[str, dict[str, str | None]] = {}
     for target, plan in plans:
-        column = target.spec.app_column
         for app_id, value in plan.app_updates[["app_id", "value"]].itertuples(index=False):
-            columns_by_row.setdefault(str(app_id), {})[column] = _column_value(connector, column, value)
-            objects_by_row.setdefault(str(app_id), []).append(target.spec.object)
-    if not columns_by_row:
+            keys_by_record.setdefault(str(app_id), {})[target.spec.object] = value
+    if not keys_by_record:
         return {}
-    log.info(f"setting the associations of {len(columns_by_row):,} rows of {sync.table.name}")
-    result = connector.update([{sync.table.key: app_id, **columns} for app_id, columns in columns_by_row.items()])
-    for app_id, names in objects_by_row.items():
+    log.info(f"setting the associations of {len(keys_by_record):,} records of {connector.describe()}")
+    result = connector.set_associations(keys_by_record)
+    for app_id, by_object in keys_by_record.items():
         if app_id in result.written:
-            outcome.updated_in_app += len(names)
-            for name in names:
+            outcome.updated_in_app += len(by_object)
+            for name in by_object:
                 outcome.count(name, "updated_in_app")
         elif app_id in result.failed:
             error: RecordError = result.failed[app_id]
-            for name in names:
+            for name in by_object:
                 outcome.fail(name, "app", app_id, str(error.category), f"setting its {name}: {error.message}")
     return dict(result.stamped)
-
-
-def _column_value(connector: Any, column: str, key: str | None) -> Any:
-    """The associated record's app key in the FK column's own type (an integer column gets an int)."""
-    if key is None:
-        return None  # the association was cleared
-    try:
-        python_type = connector.app_table.table.c[column].type.python_type
-    except (AttributeError, KeyError, NotImplementedError):
-        return key
-    if python_type is int:
-        try:
-            return int(key)
-        except (TypeError, ValueError):
-            return key
-    return key

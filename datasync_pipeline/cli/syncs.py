@@ -151,7 +151,10 @@ def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict
     counts = sync_health(store.engine, sync)  # the one definition of the counts, shared with `health` and `records`
     failed, excluded = dict(sorted(counts.failed.items())), dict(sorted(counts.excluded.items()))
     switched_on = store.is_enabled(sync.name)
-    table = f"{sync.table.schema_name}.{sync.table.name}" if sync.table.schema_name else sync.table.name
+    if sync.table is not None:
+        table = f"{sync.table.schema_name}.{sync.table.name}" if sync.table.schema_name else sync.table.name
+    else:
+        table = sync.object  # an app without tables (another HubSpot portal) keeps the object by name
     return {
         "name": sync.name,
         "object": sync.object,

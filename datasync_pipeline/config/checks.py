@@ -20,11 +20,13 @@ import httpx
 import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, HubSpotConnection, SqlConnection, SyncSpec
+from datasync_pipeline.connectors.registry import kind_of
 from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.connectors.sql.schema import missing_columns, missing_table
 from datasync_pipeline.connectors.sql.spec import SqlTableSpec
+from datasync_pipeline.connectors.sql.value_types import field_types
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, ResolvedMapping, incompatibility, resolve_mappings
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, with_property_types
@@ -35,14 +37,13 @@ Problem = tuple[tuple[Any, ...], str]
 def find_problems(config: DatasyncConfig) -> list[Problem]:
     problems: list[Problem] = []
     seen_names: set[str] = set()
-    hubspot_names = [n for n, c in config.connections.items() if isinstance(c, HubSpotConnection)]
+    hubspot_names = [n for n, c in config.connections.items() if kind_of(c).hubspot_side]
     for index, sync in enumerate(config.syncs):
         here = ("syncs", index)
         if sync.name in seen_names:
             problems.append((here + ("name",), f"another sync is already named {sync.name!r}"))
         seen_names.add(sync.name)
-        if not isinstance(config.connections.get(sync.app), SqlConnection):
-            problems.append((here + ("app",), f"{sync.app!r} is not a SQL connection defined under `connections`"))
+        problems.extend((here + path, message) for path, message in _app_problems(config, sync))
         if sync.hubspot is None and len(hubspot_names) != 1:
             problems.append((here, f"name the sync's `hubspot` connection: there are {len(hubspot_names)}"))
         elif sync.hubspot is not None and sync.hubspot not in hubspot_names:
@@ -50,6 +51,22 @@ def find_problems(config: DatasyncConfig) -> list[Problem]:
         problems.extend((here + path, message) for path, message in _mapping_problems(sync))
         problems.extend((here + path, message) for path, message in _association_problems(config, sync))
     return problems
+
+
+def _app_problems(config: DatasyncConfig, sync: SyncSpec) -> Iterator[Problem]:
+    """The app side: a defined connection, not the sync's own HubSpot account, located as its kind needs."""
+    connection = config.connections.get(sync.app)
+    if connection is None:
+        known = ", ".join(sorted(config.connections))
+        yield ("app",), f"{sync.app!r} is not a connection defined under `connections` (defined: {known})"
+        return
+    if sync.hubspot == sync.app:
+        yield ("app",), f"{sync.app!r} is the sync's HubSpot side too: a sync connects two different accounts"
+    needs_table = kind_of(connection).needs_table
+    if needs_table and sync.table is None:
+        yield ("table",), f"{sync.app!r} is a {connection.kind} connection: say which `table` holds the {sync.object}"
+    elif not needs_table and sync.table is not None:
+        yield ("table",), f"{sync.app!r} is a {connection.kind} connection: it has no tables (remove `table`)"
 
 
 def _association_problems(config: DatasyncConfig, sync: SyncSpec) -> Iterator[Problem]:
@@ -79,7 +96,7 @@ def _association_problems(config: DatasyncConfig, sync: SyncSpec) -> Iterator[Pr
 
 
 def _single_hubspot(config: DatasyncConfig) -> bool:
-    return sum(isinstance(c, HubSpotConnection) for c in config.connections.values()) == 1
+    return sum(kind_of(c).hubspot_side for c in config.connections.values()) == 1
 
 
 def _mapping_problems(sync: SyncSpec) -> Iterator[Problem]:
@@ -222,7 +239,7 @@ def _app_table_problems(engine: sa.Engine, sync: SyncSpec, mappings: list[Resolv
         path, advice = uses[column]
         yield path, f"table {spec.qualified_name!r}: {why}{advice}"
     for mapping in mappings:
-        for problem in app_type_problems([mapping], table):
+        for problem in app_type_problems([mapping], field_types(table), where=table.name):
             yield _mapping_path(sync, mapping.hubspot), problem
 
 

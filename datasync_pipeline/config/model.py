@@ -9,60 +9,23 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from datasync_pipeline.connectors.hubspot.tiers import Tier
+from datasync_pipeline.config.base import ENV_REFERENCE, StrictModel
+from datasync_pipeline.connectors.hubspot.config import HubSpotConnection, SandboxSpec
+from datasync_pipeline.connectors.registry import connection_union
+from datasync_pipeline.connectors.sql.config import SqlConnection
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
+
+__all__ = ["ENV_REFERENCE", "HubSpotConnection", "SandboxSpec", "SqlConnection", "StrictModel"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SandboxSpec(StrictModel):
-    """Use the bundled HubSpot sandbox, in-process, with its state in this SQLite file."""
-
-    path: str = Field(description="SQLite file holding the sandbox's records")
-    token: str = "sandbox-token"
-
-
-class HubSpotConnection(StrictModel):
-    """A HubSpot account: a real one by token, or the bundled sandbox."""
-
-    kind: Literal["hubspot"]
-    token: str | None = Field(default=None, description="`${VAR}` naming the variable that holds the token")
-    base_url: str = "https://api.hubapi.com"
-    object_path_prefix: str = "/crm/v3/objects"
-    tier: Tier = Tier.STARTER
-    max_concurrency: int = Field(default=4, ge=1, le=32)
-    sandbox: SandboxSpec | None = None
-
-    @field_validator("token")
-    @classmethod
-    def _token_is_a_reference(cls, value: str | None) -> str | None:
-        if value is not None and not ENV_REFERENCE.fullmatch(value):
-            raise ValueError("write the token as ${VARIABLE_NAME}: secrets are read from the environment, never from the file")
-        return value
-
-    @model_validator(mode="after")
-    def _token_or_sandbox(self) -> HubSpotConnection:
-        if (self.token is None) == (self.sandbox is None):
-            raise ValueError("give exactly one of `token` (a real account) or `sandbox` (the bundled emulator)")
-        return self
-
-
-class SqlConnection(StrictModel):
-    """A SQL app: any SQLAlchemy URL (Postgres, MySQL, SQLite)."""
-
-    kind: Literal["sql"]
-    url: str = Field(description="SQLAlchemy URL; put one with a password in a variable: `${ERP_DATABASE_URL}`")
-
-
-Connection = Annotated[HubSpotConnection | SqlConnection, Field(discriminator="kind")]
+# Connections are the connectors' own models, found by their `kind` (connectors/registry.py).
+Connection = connection_union()
 
 
 class Direction(StrEnum):
@@ -138,7 +101,7 @@ class SyncSpec(StrictModel):
     object: str
     hubspot: str | None = Field(default=None, description="HubSpot connection name; default: the only one")
     app: str = Field(description="app connection name")
-    table: AppTable
+    table: AppTable | None = Field(default=None, description="where a SQL app keeps the object (other apps have it by name)")
     direction: Direction = Direction.TWO_WAY
     default_app: Side = Side.HUBSPOT
     use_default_mappings: bool = True
@@ -176,7 +139,5 @@ class DatasyncConfig(StrictModel):
     def hubspot_connection_name(self, sync: SyncSpec) -> str:
         if sync.hubspot is not None:
             return sync.hubspot
-        return next(n for n, c in self.connections.items() if isinstance(c, HubSpotConnection))
+        return next(n for n, c in self.connections.items() if isinstance(c, HubSpotConnection) and n != sync.app)
 
-
-ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")

@@ -46,3 +46,11 @@ def interpolate_embedded(value: str) -> str:
     if env_var_name(value) is not None:
         return value
     return resolve(value)
+
+
+def resource_value(value: str):
+    """For a Dagster resource: a whole ``${VAR}`` becomes ``dg.EnvVar`` (read only when a run starts); a literal stays."""
+    import dagster as dg  # only the code location builds resources; reading a config does not import Dagster
+
+    name = env_var_name(value)
+    return dg.EnvVar(name) if name else value

@@ -1,88 +1,23 @@
-"""Dagster resources: one per configured connection, plus the state store.
+"""Dagster resources: the state store and the run's switches; each connection's resource lives in its connector's
+package (``connectors/<kind>/resource.py``, found through ``connectors/registry.py``).
 
-Each resource is a thin `dg.ConfigurableResource` around a plain connector class; secrets arrive as
-``dg.EnvVar`` when the resource is built (``definitions.py``), never read at import time, and the
-client is created in ``setup_for_execution`` so one run shares one HTTP pool and one rate limiter.
+Each resource is a thin `dg.ConfigurableResource` around a plain class; secrets arrive as ``dg.EnvVar`` when the
+resource is built (``definitions.py``), never read at import time, and clients and engines are created in
+``setup_for_execution`` so one run shares one HTTP pool, one rate limiter and one connection pool.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import dagster as dg
-import httpx
 from pydantic import PrivateAttr
 
-from datasync_pipeline.config.model import AppTable
-from datasync_pipeline.connectors.hubspot import HubSpotClient
-from datasync_pipeline.connectors.sql import SqlConnector, SqlTableSpec
+from datasync_pipeline.config.secrets import resource_value
+from datasync_pipeline.connectors.hubspot.resource import EMBEDDED_SANDBOX_URL, HubSpotResource
+from datasync_pipeline.connectors.sql.resource import SqlAppResource
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import Lease, LeaseLost, SyncBusy
-
-EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
-
-
-class HubSpotResource(dg.ConfigurableResource):
-    """A HubSpot account, or the bundled sandbox running in-process when `sandbox_path` is set."""
-
-    base_url: str = "https://api.hubapi.com"
-    token: str | None = None
-    tier: str = "starter"
-    object_path_prefix: str = "/crm/v3/objects"
-    max_concurrency: int = 4
-    sandbox_path: str | None = None
-    sandbox_token: str = "sandbox-token"
-
-    _client: HubSpotClient | None = PrivateAttr(default=None)
-    _sandbox: Any = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._client = self.create_client()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._sandbox is not None:
-            self._sandbox.close()
-
-    def create_client(self) -> HubSpotClient:
-        if self.sandbox_path is not None:
-            from datasync_pipeline.sandbox import Sandbox, SandboxSettings
-
-            sandbox = self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
-            return HubSpotClient(
-                base_url=EMBEDDED_SANDBOX_URL, token=self.sandbox_token, tier=self.tier,
-                max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
-                transport=httpx.WSGITransport(app=sandbox.wsgi_app),
-            )
-        if not self.token:
-            raise dg.DagsterInvariantViolationError("this HubSpot connection has no token: set the variable its `token` names")
-        return HubSpotClient(
-            base_url=self.base_url, token=self.token, tier=self.tier,
-            max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
-        )
-
-    @property
-    def client(self) -> HubSpotClient:
-        if self._client is None:
-            self._client = self.create_client()
-        return self._client
-
-
-class SqlAppResource(dg.ConfigurableResource):
-    """A SQL app reached by a SQLAlchemy URL; one connector per synced table."""
-
-    url: str
-
-    def connector(self, table: AppTable, columns: list[str]) -> SqlConnector:
-        spec = SqlTableSpec(
-            table=table.name, schema=table.schema_name, key_column=table.key, columns=columns,
-            updated_at_column=table.updated_at, soft_delete_column=table.soft_delete,
-            external_id_column=table.external_id,
-        )
-        return SqlConnector(self.url, spec)
-
 
 class StateStoreResource(dg.ConfigurableResource):
     """The state store; one engine (and one schema check) per run, whatever number of steps use it."""
@@ -190,9 +125,4 @@ STATE_STORE_KEY = "state_store"
 SYNC_RUN_KEY = "datasync_run"
 
 
-def resource_value(value: str) -> Any:
-    """A `${VAR}` value becomes a `dg.EnvVar`, read only when a run starts; anything else stays as is."""
-    from datasync_pipeline.config.secrets import env_var_name
-
-    name = env_var_name(value)
-    return dg.EnvVar(name) if name else value
+__all__ = ["EMBEDDED_SANDBOX_URL", "HubSpotResource", "SqlAppResource", "StateStoreResource", "SyncRunResource", "resource_value"]

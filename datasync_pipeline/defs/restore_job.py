@@ -68,13 +68,12 @@ def build_restore_job(datasync_config: DatasyncConfig) -> dg.JobDefinition:
 def _restore(context: dg.OpExecutionContext, datasync_config: DatasyncConfig, sync, target: str, store):
     """Recreate (HubSpot) or undelete (app) the deleted records of one sync."""
     mappings = resolve_mappings(sync)
-    columns = [m.app for m in mappings]
-    with getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, columns) as connector:
-        if target == "hubspot":
-            # The app rows of the recreated records get their new HubSpot ids (external-id column).
-            client = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).client
-            return restore_deleted(store, sync, mappings, "hubspot", client=client, connector=connector)
-        return restore_deleted(store, sync, mappings, "app", connector=connector)
+    side = getattr(context.resources, connection_resource_key(sync.app)).side(sync, mappings)
+    if target == "hubspot":
+        # The app records of the recreated ones keep their new HubSpot ids (the SQL external-id column).
+        client = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).client
+        return restore_deleted(store, sync, mappings, "hubspot", client=client, connector=side)
+    return restore_deleted(store, sync, mappings, "app", connector=side)
 
 
 def _markdown(preview: pd.DataFrame) -> str:

@@ -41,6 +41,7 @@ from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResu
 from datasync_pipeline.settings import whole_seconds
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import holder, lease_seconds
+from datasync_pipeline.objects.catalogue import resolve_mappings
 
 SENSOR_NAME = "datasync_changes"
 INTERVAL_VARIABLE = "DATASYNC_SENSOR_INTERVAL_SECONDS"
@@ -115,7 +116,7 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
         config,
         store,
         hubspot_client=lambda connection: getattr(context.resources, connection_resource_key(connection)).client,
-        app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).connector(sync.table, []),
+        app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).side(sync, resolve_mappings(sync)),
     )
     requests = []
     with_associations = {sync.name for sync in config.syncs if association_targets(config, sync)}

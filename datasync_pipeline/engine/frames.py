@@ -1,8 +1,8 @@
-"""Turning what the connectors return into engine frames, and plans back into connector inputs.
+"""The engine's frames: the HubSpot side's records as frames, and the names every frame shares.
 
 Engine frames have ``record_id`` plus one column per mapped field named by its HubSpot property,
 and the origin columns (``_origin_app_id``, ``_origin_hubspot_id``) that let a rerun link instead
-of duplicate. This module is the only place that knows both the connectors' and the engine's shapes.
+of duplicate. The app side's connector builds its own frames (``connectors/base.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from datasync_pipeline.config.model import AppTable, AssociationSpec, FilterRule
+from datasync_pipeline.config.model import FilterRule
 from datasync_pipeline.engine.filters import IN_FILTERS, filter_fields, in_filters
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 
@@ -56,37 +56,6 @@ def association_column(object_name: str) -> str:
     return f"_association_{object_name}"
 
 
-def app_frame(
-    rows: pd.DataFrame,
-    mappings: list[ResolvedMapping],
-    table: AppTable,
-    filters: Sequence[FilterRule] = (),
-    associations: Sequence[AssociationSpec] = (),
-) -> pd.DataFrame:
-    renamed = {m.app: m.hubspot for m in mappings}
-    frame = pd.DataFrame({"record_id": rows[table.key].astype(str)})
-    for app_column, hubspot_property in renamed.items():
-        frame[hubspot_property] = rows[app_column].astype(object).where(rows[app_column].notna(), None)
-    origin = rows[table.external_id] if table.external_id and table.external_id in rows else None
-    frame["_origin_hubspot_id"] = origin.astype(object).where(origin.notna(), None).map(lambda v: None if v is None else str(v)) if origin is not None else None
-    if table.updated_at and table.updated_at in rows:
-        frame[MODIFIED_AT] = pd.to_datetime(rows[table.updated_at], utc=True)
-    if filters:
-        frame[IN_FILTERS] = in_filters(rows, filters)
-    for association in associations:
-        keys = rows[association.app_column]
-        frame[association_column(association.object)] = keys.astype(object).where(keys.notna(), None).map(_key_text)
-    return frame
-
-
-def _key_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # an integer key read into a float column because of NULLs
-    return str(value)
-
-
 def properties_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, str]:
     """HubSpot properties of a planned create: strings, fields without a value left out.
 
@@ -108,13 +77,3 @@ def has_value(value: Any) -> bool:
         return not bool(pd.isna(value))
     except (TypeError, ValueError):  # array-likes are values
         return True
-
-
-def columns_of(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:
-    """App columns of a planned create: every mapped column, None where the source had no value."""
-    return {m.app: row.get(m.hubspot) for m in mappings}
-
-
-def app_columns(values: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:
-    by_property = {m.hubspot: m.app for m in mappings}
-    return {by_property[name]: value for name, value in values.items()}

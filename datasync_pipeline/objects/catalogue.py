@@ -220,7 +220,8 @@ def resolve_mappings(sync: SyncSpec, property_types: Mapping[str, ValueType] | N
             continue
         if override is not None and not override.enabled:
             continue
-        app_column = override.app if override is not None and override.app else default.app
+        # A SQL app names the default columns as the catalogue does; another HubSpot portal names them as HubSpot does.
+        app_column = override.app if override is not None and override.app else (default.app if sync.table is not None else default.hubspot)
         app_type = override.app_type if override is not None else None
         resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type))
     for custom in overrides.values():

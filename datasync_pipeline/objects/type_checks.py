@@ -14,12 +14,11 @@ and that typed mapping is the one to compare and convert values with.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
-
+from datasync_pipeline.connectors.base import FieldType
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ResolvedMapping, ValueType, incompatibility
 
@@ -31,19 +30,6 @@ HUBSPOT_TYPES = {
 
 class MappingTypeError(DatasyncError):
     """Mappings that cannot work with the schemas as they are."""
-
-
-def sql_value_type(column_type: sa.types.TypeEngine) -> ValueType:
-    """The value type an app column holds, from its SQLAlchemy type."""
-    if isinstance(column_type, sa.Boolean):
-        return ValueType.BOOL
-    if isinstance(column_type, (sa.Integer, sa.Numeric, sa.Float)):
-        return ValueType.NUMBER
-    if isinstance(column_type, sa.DateTime):
-        return ValueType.DATETIME
-    if isinstance(column_type, sa.Date):
-        return ValueType.DATE
-    return ValueType.STRING
 
 
 def hubspot_value_type(definition: dict[str, Any]) -> ValueType:
@@ -77,17 +63,18 @@ def typed_by_hubspot(mappings: list[ResolvedMapping], definitions: Callable[[], 
     return with_property_types(mappings, definitions())
 
 
-def app_type_problems(mappings: Iterable[ResolvedMapping], table: sa.Table) -> list[str]:
-    """Mappings whose app column cannot hold their values; a mapping not typed yet is checked once it is."""
+def app_type_problems(mappings: Iterable[ResolvedMapping], types: Mapping[str, FieldType], *, where: str) -> list[str]:
+    """Mappings whose app field cannot hold their values (``types``: the connector's ``value_types()``; ``where``:
+    the app's name in messages, e.g. a table name); a mapping not typed yet is checked once it is."""
     problems = []
     for mapping in mappings:
-        if mapping.app not in table.c:
-            continue  # the connector reports missing columns itself
+        if mapping.app not in types:
+            continue  # the connector reports missing fields itself
         if not mapping.type_declared:
             continue  # its HubSpot property decides its type: see ``with_property_types``
-        app_type = sql_value_type(table.c[mapping.app].type)
-        if why := incompatibility(mapping.value_type, app_type):
-            problems.append(f"{mapping.hubspot} -> {table.name}.{mapping.app} ({table.c[mapping.app].type}): {why}")
+        field_type = types[mapping.app]
+        if why := incompatibility(mapping.value_type, field_type.value_type):
+            problems.append(f"{mapping.hubspot} -> {where}.{mapping.app} ({field_type.declared}): {why}")
     return problems
 
 

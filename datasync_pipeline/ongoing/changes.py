@@ -43,11 +43,10 @@ def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedM
     return _with_retries(changed, retried_in_hubspot(client, store, sync, mappings))
 
 
-def read_app_changes(connector, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
-    """App rows changed since the watermark, plus those due for a retry."""
-    rows = connector.read_changed_since(watermark - APP_OVERLAP)
-    changed = frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
-    return _with_retries(changed, retried_in_app(connector, store, sync, mappings))
+def read_app_changes(side, store, sync: SyncSpec, watermark: datetime) -> pd.DataFrame:
+    """App records changed since the watermark, plus those due for a retry (``side``: the app's ``AppConnector``)."""
+    changed = side.read_changed_since(watermark - APP_OVERLAP)
+    return _with_retries(changed, retried_in_app(side, store, sync))
 
 
 def _with_retries(changed: pd.DataFrame, retried: pd.DataFrame) -> pd.DataFrame:
@@ -75,20 +74,18 @@ def lookup_in_hubspot(client, sync: SyncSpec, mappings: list[ResolvedMapping], a
     return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
 
 
-def lookup_in_app(connector, sync: SyncSpec, mappings: list[ResolvedMapping], hubspot_records: pd.DataFrame) -> pd.DataFrame:
-    """App rows that new HubSpot records may match, by their identity."""
+def lookup_in_app(side, sync: SyncSpec, mappings: list[ResolvedMapping], hubspot_records: pd.DataFrame) -> pd.DataFrame:
+    """App records that new HubSpot records may match, by their identity."""
     identity = OBJECT_TYPES[sync.object].identity
-    by_property = {m.hubspot: m.app for m in mappings}
     found = []
-    for column in _identity_columns(identity, mappings):
-        if column in hubspot_records and column in by_property:
-            values = [str(v).strip() for v in hubspot_records[column].dropna().unique() if str(v).strip()]
+    for field_name in _identity_columns(identity, mappings):
+        if field_name in hubspot_records:
+            values = [str(v).strip() for v in hubspot_records[field_name].dropna().unique() if str(v).strip()]
             if values:
-                found.append(connector.read_matching(by_property[column], values))
+                found.append(side.lookup(field_name, values))
     if not found:
-        return frames.app_frame(connector.read_keys([]), mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
-    rows = pd.concat(found, ignore_index=True).drop_duplicates(subset=[sync.table.key])
-    return frames.app_frame(rows, mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+        return side.read_by_ids([])
+    return pd.concat(found, ignore_index=True).drop_duplicates(subset=["record_id"]).reset_index(drop=True)
 
 
 def _identity_columns(identity: Identity, mappings: list[ResolvedMapping]) -> list[str]:
@@ -120,7 +117,6 @@ def retried_in_hubspot(client, store, sync: SyncSpec, mappings: list[ResolvedMap
     return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
 
 
-def retried_in_app(connector, store, sync: SyncSpec, mappings: list[ResolvedMapping]) -> pd.DataFrame:
-    """App rows whose earlier write to HubSpot failed transiently, read again for a retry."""
-    ids = _due_sources(store, sync, recorded_by="hubspot", source_side="app")
-    return frames.app_frame(connector.read_keys(ids), mappings, sync.table, sync.filters.app, [a for a in sync.associations if a.enabled])
+def retried_in_app(side, store, sync: SyncSpec) -> pd.DataFrame:
+    """App records whose earlier write to HubSpot failed transiently, read again for a retry."""
+    return side.read_by_ids(_due_sources(store, sync, recorded_by="hubspot", source_side="app"))

@@ -24,7 +24,6 @@ from datasync_pipeline.engine.reused_keys import reused_app_keys
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
-from datasync_pipeline.engine import frames
 from datasync_pipeline.ongoing import changes
 from datasync_pipeline.state import pending
 from datasync_pipeline.state.store import released_app_id
@@ -92,12 +91,14 @@ def _with_last_values(store, sync: SyncSpec, links: pd.DataFrame) -> pd.DataFram
     return links[["hubspot_id", "app_id", "status"]].merge(values, on=["hubspot_id", "app_id"], how="left")
 
 
-def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store) -> MatchedRecords:
+def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store,
+                     keeps_origins: bool = True) -> MatchedRecords:
+    """``keeps_origins``: whether the app's records keep their linked HubSpot id (``AppConnector.keeps_origins``)."""
     present_hubspot, present_app = hubspot["record_id"].astype(str), app["record_id"].astype(str)
     read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     stored = _with_last_values(store, sync, store.known_pairs(sync.name))
-    known, reused = _release_reused_keys(sync, mappings, stored, read_app)
+    known, reused = _release_reused_keys(sync, mappings, stored, read_app, keeps_origins=keeps_origins)
     synced = known[known["status"] == SYNCED]
     deletions = Deletions(
         in_hubspot=synced.loc[~synced["hubspot_id"].isin(hubspot["record_id"]), "hubspot_id"].tolist(),
@@ -119,10 +120,10 @@ def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: p
 
 
 def _release_reused_keys(sync: SyncSpec, mappings: list[ResolvedMapping], links: pd.DataFrame,
-                         app: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         app: pd.DataFrame, *, keeps_origins: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The links (with status and last values), those whose app key another row holds now taken apart from that
     row: deleted in the app, under their released id (``engine/reused_keys.py``); and those links as they were."""
-    if not sync.table.external_id:  # without the column a reused key cannot be told from an edited row: the link stands
+    if not keeps_origins:  # without the origin a reused key cannot be told from an edited row: the link stands
         return links, pd.DataFrame(columns=["hubspot_id", "app_id", "status"], dtype=object)
     reused = reused_app_keys(links[links["app_id"].astype(str).isin(app["record_id"].astype(str))], app,
                              OBJECT_TYPES[sync.object].identity,
@@ -153,7 +154,7 @@ def match_changes(
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, check_every_link=check_every_link)
     touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
-    touched, reused = _release_reused_keys(sync, mappings, touched, read_app)
+    touched, reused = _release_reused_keys(sync, mappings, touched, read_app, keeps_origins=connector.keeps_origins)
     deletions.in_app += [h for h in reused.loc[reused["status"] == SYNCED, "hubspot_id"] if h not in deletions.in_app]
     deletions.reused_app_keys = dict(zip(reused["hubspot_id"], reused["app_id"]))
     touched.loc[touched["hubspot_id"].isin(deletions.in_hubspot + deletions.in_app), "status"] = "deleted"
@@ -279,15 +280,15 @@ def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, 
     archived = changes.archived_in_hubspot(client, sync.object)
     linked_archived = store.last_values(sync.name, hubspot_ids=archived)
     in_hubspot = linked_archived.loc[linked_archived["status"] == SYNCED, "hubspot_id"].tolist()
-    soft_deleted = connector.read_soft_deleted_stamps_since(app_watermark - changes.APP_OVERLAP)
+    soft_deleted = connector.deleted_since(app_watermark - changes.APP_OVERLAP)
     if check_every_link:
         synced = store.known_pairs(sync.name, status=SYNCED)
-        gone_app = set(connector.read_deleted(synced["app_id"]))
+        gone_app = set(connector.deleted_among(synced["app_id"]))
         candidates = synced[synced["app_id"].isin(gone_app)]
     else:
         candidates = store.last_values(sync.name, app_ids=list(soft_deleted))
         candidates = candidates[candidates["status"] == SYNCED]
     in_app = candidates.loc[~candidates["hubspot_id"].isin(in_hubspot), "hubspot_id"].tolist()
     # Soft-deleted rows are read here, not among the changes: the app watermark moves past them too.
-    newest = max(soft_deleted.values()).to_pydatetime() if soft_deleted else None
+    newest = max(soft_deleted.values()) if soft_deleted else None
     return Deletions(in_hubspot=in_hubspot, in_app=in_app, newest_app_deletion=newest)

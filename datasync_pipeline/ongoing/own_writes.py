@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES
-from datasync_pipeline.ongoing.probe import APP, EPOCH, HUBSPOT, app_changes_since, epoch_ms
+from datasync_pipeline.ongoing.probe import APP, EPOCH, HUBSPOT, epoch_ms
 from datasync_pipeline.state import echoes
 
 VERIFY_LIMIT = 10_000
@@ -62,9 +62,9 @@ def hubspot_lister(client, object_type: str) -> ChangeLister:
     return changes
 
 
-def app_lister(connector) -> ChangeLister:
-    """App rows with ``updated_at`` after the watermark (soft-deleted ones included)."""
-    return lambda mark, limit: app_changes_since(connector, mark, page=limit)
+def app_lister(side) -> ChangeLister:
+    """App records changed after the watermark (deleted ones included), from the app's ``AppConnector``."""
+    return lambda mark, limit: side.newest_changes(mark, limit=limit)
 
 
 SIDES = (HUBSPOT, APP)

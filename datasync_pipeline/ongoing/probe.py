@@ -30,15 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-import sqlalchemy as sa
 
 from datasync_pipeline.config import DatasyncConfig, Direction, SyncSpec
 from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
-from datasync_pipeline.connectors.sql import SqlConnector
+from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.connectors.sql import timestamps
-from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES
 from datasync_pipeline.state import StateStore, echoes
@@ -50,7 +47,7 @@ SIDE_LABELS = {HUBSPOT: "HubSpot", APP: "the app"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 HubSpotClientFor = Callable[[str], HubSpotClient]
-AppConnectorFor = Callable[[SyncSpec], SqlConnector]
+AppConnectorFor = Callable[[SyncSpec], AppConnector]  # the app side of a sync (connectors/base.py)
 
 
 def watched_sides(sync: SyncSpec) -> tuple[str, ...]:
@@ -277,47 +274,16 @@ class ChangeProbe:
             return SideChanges(side, True, watermark, changed=True, count=len(others), newest=others[0][1], own_writes=len(own))
         return SideChanges(side, True, watermark, changed=True, count=total, newest=changes[0][1])
 
-    # The app: one query on updated_at
+    # The app: its connector's cheap probe (one query on updated_at for SQL)
 
     def _app_side(self, sync: SyncSpec, watermark: datetime) -> SideChanges:
-        if not sync.table.updated_at:
+        if sync.table is not None and not sync.table.updated_at:
             return SideChanges(APP, True, watermark, error=f"table {sync.table.name!r} has no updated_at column configured")
         try:
-            with self._app_connector(sync) as connector:
-                changes, complete = app_changes_since(connector, watermark)
+            changes, complete = self._app_connector(sync).newest_changes(watermark, limit=PROBE_PAGE)
         except Exception as error:  # noqa: BLE001 - one unreachable database must not hide the other syncs
             return SideChanges(APP, True, watermark, error=describe_error(error))
         return self._judged(sync, APP, watermark, changes, complete=complete, total=None)
-
-
-def app_changes_since(connector: SqlConnector, watermark: datetime, *, page: int = PROBE_PAGE) -> tuple[list[tuple[str, datetime]], bool]:
-    """The newest rows (soft-deleted ones included: a deletion is a change) with ``updated_at`` after the watermark.
-
-    ``(key, updated_at)`` newest first, at most ``page`` + 1 of them, and whether they are all there are.
-    """
-    table = connector.app_table
-    column = table.updated_at
-    if column is None:
-        raise DatasyncError(f"table {table.name!r} has no updated_at column configured")
-    dialect = connector.engine.dialect
-    with translate_connection_errors(connector.engine, f"checking table {table.name!r} for changes"):
-        with connector.engine.connect() as connection:
-            if dialect.name == "sqlite":
-                # SQLite keeps text of mixed shapes: filter coarsely in SQL, exactly after parsing (see timestamps.py).
-                # The coarse filter lets rows just before the watermark through, last in the order: when one
-                # is in the page, every later row is too.
-                statement = (sa.select(table.key, timestamps.select_expression(column, dialect))
-                             .where(timestamps.at_or_after(column, watermark, dialect), column.is_not(None))
-                             .order_by(timestamps.order_expression(column, dialect).desc()).limit(page + 1))
-                rows = connection.execute(statement).all()
-                parsed = timestamps.parse_utc(pd.Series([row[1] for row in rows], dtype=object))
-                cutoff = timestamps.watermark_timestamp(watermark)
-                later = [(str(row[0]), stamp.to_pydatetime()) for row, stamp in zip(rows, parsed, strict=True) if stamp > cutoff]
-                return sorted(later, key=lambda change: change[1], reverse=True), len(rows) <= page or len(later) < len(rows)
-            bound = sa.literal(timestamps.to_column_value(watermark, column, dialect), column.type)
-            statement = sa.select(table.key, column).where(column > bound).order_by(column.desc()).limit(page + 1)
-            rows = connection.execute(statement).all()
-    return [(str(key), timestamps.as_utc(stamp)) for key, stamp in rows], len(rows) <= page
 
 
 def epoch_ms(value: datetime) -> int:

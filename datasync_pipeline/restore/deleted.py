@@ -80,39 +80,37 @@ def _recreate_in_hubspot(client, store: StateStore, sync: SyncSpec, mappings, pr
 
 
 def _point_external_ids_at_restored(connector, store: StateStore, sync: SyncSpec, preview: pd.DataFrame, result: RestoreResult) -> None:
-    """The app rows of records recreated in HubSpot get the new HubSpot id in their external-id column: a row
-    holding the id of its pair's record is how a later run knows it is still the row linked (engine/reused_keys.py)."""
-    if not sync.table.external_id or not result.restored:
+    """The app records of records recreated in HubSpot keep the new HubSpot id (the SQL external-id column): a
+    record holding the id of its pair's record is how a later run knows it is still the one linked
+    (``engine/reused_keys.py``)."""
+    if not connector.keeps_origins or not result.restored:
         return
-    rows = [{sync.table.key: app_id, sync.table.external_id: result.restored[hubspot_id]}
-            for hubspot_id, app_id in preview[["hubspot_id", "app_id"]].itertuples(index=False) if hubspot_id in result.restored]
-    connector.update(rows)
+    origins = {str(app_id): result.restored[hubspot_id]
+               for hubspot_id, app_id in preview[["hubspot_id", "app_id"]].itertuples(index=False) if hubspot_id in result.restored}
+    connector.update({}, origins=origins)
     echoes.record_writes(store, sync.name, echoes.APP, connector.written_stamps())
 
 
 def _recreate_in_app(connector, store: StateStore, sync: SyncSpec, mappings, preview: pd.DataFrame, result: RestoreResult) -> None:
-    by_property = {m.hubspot: m.app for m in mappings}
-    undeleted = connector.undelete(preview["app_id"]).written if sync.table.soft_delete else {}
+    undeleted = connector.undelete(preview["app_id"]).written
     links = []
     for hubspot_id, app_id, hubspot_values, app_values in preview[["hubspot_id", "app_id", "hubspot_values", "app_values"]].itertuples(index=False):
         if str(app_id) in undeleted:
             result.restored[app_id] = str(app_id)
             links.append((hubspot_id, Link(hubspot_id, app_id, hubspot_values=dict(hubspot_values), app_values=dict(app_values))))
     preview = preview[~preview["app_id"].astype(str).isin(undeleted)]
-    rows = []
-    for hubspot_id, app_id, values in preview[["hubspot_id", "app_id", "values"]].itertuples(index=False):
-        columns = {by_property[name]: value for name, value in values.items() if name in by_property}
-        if sync.table.external_id:
-            columns[sync.table.external_id] = hubspot_id
-        rows.append({"_ref": app_id, **columns})
-    written = connector.insert(rows) if rows else None
+    synced = {m.hubspot for m in mappings}
+    # Recreated from the HubSpot record that survived, keyed on it (idempotent: a repeated restore finds the row).
+    records = [{"_ref": str(hubspot_id), **{name: value for name, value in values.items() if name in synced}}
+               for hubspot_id, values in preview[["hubspot_id", "values"]].itertuples(index=False)]
+    written = connector.create(records) if records else None
     for hubspot_id, app_id, hubspot_values, app_values in preview[["hubspot_id", "app_id", "hubspot_values", "app_values"]].itertuples(index=False):
-        if app_id in written.written:
-            new_key = str(written.written[app_id])
+        if str(hubspot_id) in written.written:
+            new_key = str(written.written[str(hubspot_id)])
             result.restored[app_id] = new_key
             links.append((hubspot_id, Link(hubspot_id, new_key, hubspot_values=dict(hubspot_values), app_values=dict(app_values))))
-        elif app_id in written.failed:
-            result.failed[app_id] = written.failed[app_id]
+        elif str(hubspot_id) in written.failed:
+            result.failed[app_id] = written.failed[str(hubspot_id)]
     _relink(store, sync, links, survivor_side="hubspot")
 
 

@@ -92,7 +92,7 @@ def test_required_mapping_cannot_be_switched_off():
 
 def test_unknown_keys_and_dangling_references_are_refused():
     assert "syncs[0].colour: Extra inputs are not permitted" in refused(VALID.replace("default_app: app", "default_app: app\n    colour: blue"))
-    assert "syncs[1].app: 'erp_paris' is not a SQL connection" in refused(VALID.replace("    app: erp_vienna", "    app: erp_paris"))
+    assert "syncs[1].app: 'erp_paris' is not a connection defined under `connections`" in refused(VALID.replace("    app: erp_vienna", "    app: erp_paris"))
 
 
 def test_a_literal_token_is_refused_and_not_echoed():

@@ -18,7 +18,7 @@ import pytest
 
 from datasync_pipeline.config import DatasyncConfig
 from datasync_pipeline.defs.jobs import FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, SYNC_TAG, run_config, sync_asset_keys
-from datasync_pipeline.defs.resources import HubSpotResource, SqlAppResource, StateStoreResource
+from datasync_pipeline.defs.resources import HubSpotResource, SqlAppResource, StateStoreResource  # re-exported from the connectors
 from datasync_pipeline.defs.sensors import SENSOR_NAME, build_change_sensor
 from datasync_pipeline.sandbox import ServedSandbox, serve_in_thread
 from datasync_pipeline.state import StateStore

@@ -15,6 +15,7 @@ from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.definitions import build_definitions
 from datasync_pipeline.engine.match import match_records
 from datasync_pipeline.engine.plan import plan_first_sync
+from datasync_pipeline.connectors.sql.value_types import field_types
 from datasync_pipeline.objects.catalogue import Identity, ValueType, resolve_mappings
 from datasync_pipeline.objects.type_checks import (
     app_type_problems, hubspot_type_problems, property_types, typed_by_hubspot, with_property_types,
@@ -34,7 +35,7 @@ def test_a_number_property_maps_to_a_numeric_column_without_repeating_the_type()
     mappings = resolve_mappings(SYNC)
     assert hubspot_type_problems(mappings, "contacts", DEFINITIONS) == []
     typed = with_property_types(mappings, DEFINITIONS)
-    assert app_type_problems(typed, _table(sa.Numeric(10, 2))) == []
+    assert app_type_problems(typed, field_types(_table(sa.Numeric(10, 2))), where="customers") == []
     score = next(m for m in typed if m.hubspot == "score")
     assert score.value_type is ValueType.NUMBER and score.type_declared
     assert typed == resolve_mappings(SYNC, property_types=property_types(DEFINITIONS))
@@ -42,7 +43,7 @@ def test_a_number_property_maps_to_a_numeric_column_without_repeating_the_type()
 
 def test_the_property_type_is_still_checked_against_the_app_column():
     typed = with_property_types(resolve_mappings(SYNC), DEFINITIONS)
-    assert app_type_problems(typed, _table(sa.Text())) == [
+    assert app_type_problems(typed, field_types(_table(sa.Text())), where="customers") == [
         "score -> customers.score (TEXT): a number property cannot be mapped to a string field: "
         "number values do not convert to text values without loss"]
     stated = SYNC.model_copy(update={"mappings": [*SYNC.mappings[:1], SYNC.mappings[1].model_copy(update={"type": ValueType.STRING})]})

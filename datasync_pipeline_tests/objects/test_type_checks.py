@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.definitions import build_definitions
 from datasync_pipeline.objects.catalogue import resolve_mappings
-from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, sql_value_type
+from datasync_pipeline.connectors.sql.value_types import field_types, sql_value_type
+from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems
 from datasync_pipeline_tests.defs.scenario import contacts_scenario
 
 
@@ -20,7 +21,7 @@ def test_sql_types_map_to_value_types():
 def test_rule4_number_column_for_a_text_property_is_named_with_why():
     sync = SyncSpec(name="deals", object="deals", app="a", table={"name": "deals"}, mappings=[{"hubspot": "dealname", "app": "code"}])
     table = sa.Table("deals", sa.MetaData(), sa.Column("code", sa.Integer), sa.Column("amount", sa.Numeric), sa.Column("close_date", sa.Text))
-    problems = app_type_problems(resolve_mappings(sync), table)
+    problems = app_type_problems(resolve_mappings(sync), field_types(table), where=table.name)
     assert problems == [
         "dealname -> deals.code (INTEGER): a string property cannot be mapped to a number field: text values do not convert to number values without loss",
         "closedate -> deals.close_date (TEXT): a datetime property cannot be mapped to a string field: date values do not convert to text values without loss",

@@ -11,8 +11,9 @@ import pytest
 
 from datasync_pipeline.config import SyncSpec
 from datasync_pipeline.connectors.hubspot import HubSpotClient
-from datasync_pipeline.connectors.sql import SqlConnector, SqlTableSpec
 from datasync_pipeline.ongoing.probe import ChangeProbe, epoch_ms
+from datasync_pipeline.connectors.sql.resource import SqlAppResource
+from datasync_pipeline.objects.catalogue import resolve_mappings
 from datasync_pipeline.state import StateStore
 from datasync_pipeline_tests.defs.scenario import ContactsScenario, contacts_scenario
 from datasync_pipeline_tests.ongoing.changes import WATERMARK, write_customer
@@ -43,9 +44,10 @@ def client_for(scenario: ContactsScenario, token: str = "sandbox-token") -> HubS
 
 
 def make_probe(scenario: ContactsScenario, store: StateStore, client: HubSpotClient) -> ChangeProbe:
-    def app_connector(sync: SyncSpec) -> SqlConnector:
-        spec = SqlTableSpec(table=sync.table.name, key_column=sync.table.key, updated_at_column=sync.table.updated_at)
-        return SqlConnector(f"sqlite:///{scenario.home}/app.sqlite", spec)
+    app = SqlAppResource(url=f"sqlite:///{scenario.home}/app.sqlite")
+
+    def app_connector(sync: SyncSpec):
+        return app.side(sync, resolve_mappings(sync))
 
     return ChangeProbe(scenario.config, store, hubspot_client=lambda connection: client, app_connector=app_connector)
 

@@ -19,11 +19,12 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import AppTable, Direction, Side
 from datasync_pipeline.connectors.sql import SqlConnector, SqlTableSpec, create_app_table
-from datasync_pipeline.engine.frames import app_frame
+from datasync_pipeline.connectors.base import SideBinding
+from datasync_pipeline.connectors.sql.frames import engine_frame
 from datasync_pipeline.engine.normalize import blank_to_none
 from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values
 from datasync_pipeline.objects.catalogue import ResolvedMapping, ValueType
-from datasync_pipeline.objects.type_checks import sql_value_type
+from datasync_pipeline.connectors.sql.value_types import sql_value_type
 from datasync_pipeline.state import Link, StateStore
 from datasync_pipeline.state.tables import pairs
 from datasync_pipeline.state.values import json_safe, json_safe_value
@@ -162,7 +163,7 @@ def typed_table(app_database_url: str):
 
 
 def _read(connector: SqlConnector, mappings: list[ResolvedMapping]) -> pd.DataFrame:
-    return app_frame(connector.read_all(), mappings, AppTable(name="typed", updated_at="updated_at", external_id=None))
+    return engine_frame(connector.read_all(), SideBinding("s", "contacts", {m.hubspot: m.app for m in mappings}), AppTable(name="typed", updated_at="updated_at", external_id=None))
 
 
 def test_values_of_every_column_type_round_trip_through_the_store(app_database_url, typed_table):

@@ -7,7 +7,12 @@
 - ``writer``          batched inserts and updates that isolate bad rows
 - ``timestamps``      UTC handling of updated_at across dialects
 - ``database_errors`` database exceptions to categorised, secret-free errors
-- ``connector``       the facade the Dagster assets use
+- ``connector``       the row-level facade over reader and writer
+- ``frames``          rows as engine frames (the sync's field names)
+- ``app_side``        ``SqlSide``: the table as a sync's app side (``connectors/base.py``'s ``AppConnector``)
+- ``value_types``     column types as the engine's value types (mapping checks)
+- ``config``          the `kind: sql` connection of ``datasync.yaml``
+- ``resource``        its Dagster resource: one engine per run, one ``SqlSide`` per synced table
 """
 
 from datasync_pipeline.connectors.sql.connector import SqlConnector

@@ -18,7 +18,7 @@ from datasync_pipeline.config.model import AssociationSpec, DatasyncConfig, Sync
 from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
 from datasync_pipeline.defs.jobs import REASON_TAG
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, connection_resource_key
-from datasync_pipeline.objects.catalogue import ASSOCIATIONS
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS, resolve_mappings
 from datasync_pipeline.ongoing.own_writes import APP, app_lister, settle_past_own_writes
 
 LINKING_STEPS = ("hubspot_load", "app_load", "checkpoint")
@@ -56,7 +56,7 @@ def build_association_assets(config: DatasyncConfig) -> list[dg.AssetsDefinition
 def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[AssociationTarget]) -> dg.AssetsDefinition:
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
-    columns = list(dict.fromkeys(target.spec.app_column for target in targets))
+    mappings = resolve_mappings(sync)
     # The loads link created records; the checkpoint commits the links of matched pairs.
     upstream = [
         dg.AssetKey([name, step])
@@ -68,7 +68,7 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
     @dg.asset(
         key=dg.AssetKey([sync.name, "associations"]),
         group_name=sync.name,
-        kinds={"hubspot", "sql"},
+        kinds={"hubspot", config.connections[sync.app].kind},
         deps=upstream,
         ins={"app": dg.AssetIn(dg.AssetKey([sync.name, "app_records"]))},
         required_resource_keys={hubspot_key, app_key, STATE_STORE_KEY, SYNC_RUN_KEY},
@@ -84,11 +84,11 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
             run.check_lease(sync.name)
         # A reconciling run re-reads every association: HubSpot does not date association changes.
         incremental = run.incremental and context.run.tags.get(REASON_TAG) != "reconcile"
-        with getattr(context.resources, app_key).connector(sync.table, columns) as connector:
-            outcome = load_associations(client, connector, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
-                                        run_id=context.run.run_id, log=context.log)
-            if not dry_run:  # the rows it set are its own writes too: past them when nothing else changed
-                settle_past_own_writes(store, sync.name, APP, app_lister(connector), run_id=context.run.run_id)
+        side = getattr(context.resources, app_key).side(sync, mappings)
+        outcome = load_associations(client, side, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
+                                    run_id=context.run.run_id, log=context.log)
+        if not dry_run:  # the records it set are its own writes too: past them when nothing else changed
+            settle_past_own_writes(store, sync.name, APP, app_lister(side), run_id=context.run.run_id)
         by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
         return dg.MaterializeResult(metadata={
             **outcome.metadata(),

@@ -22,12 +22,13 @@ from datasync_pipeline.apply import load_app, load_hubspot
 from datasync_pipeline.apply.outcome import name_outcomes
 from datasync_pipeline.apply.pairs import commit_pair_values
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
+from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.defs.jobs import REASON_TAG
+from datasync_pipeline.sync.binding import app_label, app_name
 
 FAILED_RECORDS_TAG = "datasync/failed_records"
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, SyncRunResource, connection_resource_key
 from datasync_pipeline.engine import frames
-from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.engine.preview import plan_preview, preview_markdown
@@ -45,8 +46,8 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
     prefix = sync.name
-    associations = [a for a in sync.associations if a.enabled]
-    app_columns = list(dict.fromkeys([m.app for m in mappings] + filter_fields(sync.filters.app) + [a.app_column for a in associations]))
+    where_app = app_label(sync)
+    app_kind = config.connections[sync.app].kind
 
     def key(name: str) -> dg.AssetKey:
         return dg.AssetKey([prefix, name])
@@ -61,6 +62,10 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
             typed_in_run.clear()  # one run at a time in a process: keep only this one's
             typed_in_run[run_id] = typed_by_hubspot(mappings, lambda: client.get_properties(sync.object))
         return typed_in_run[run_id]
+
+    def app_side(context: dg.AssetExecutionContext) -> AppConnector:
+        """The app side of this sync, opened once per run by its connection's resource."""
+        return getattr(context.resources, app_key).side(sync, mappings)
 
     def run_of(context: dg.AssetExecutionContext) -> SyncRunResource:
         return getattr(context.resources, SYNC_RUN_KEY)
@@ -90,16 +95,16 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         context.log.info(f"read {len(frame):,} HubSpot {sync.object} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame), **api_call_metadata(client.call_counts, calls_before)})
 
-    @dg.asset(key=key("app_records"), kinds={"sql", "pandas"}, required_resource_keys={app_key, hubspot_key, *run_keys},
-              description=f"Rows of the app table {sync.table.name!r} renamed to HubSpot property names: all (first sync) or those changed since the watermark.", **common)
+    @dg.asset(key=key("app_records"), kinds={app_kind, "pandas"}, required_resource_keys={app_key, hubspot_key, *run_keys},
+              description=f"Records of the app ({where_app}) under HubSpot property names: all (first sync) or those changed since the watermark.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
-        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            raise_if_any(app_type_problems(typed(context), connector.app_table.table), where=f"sync {sync.name!r}, app table {sync.table.name!r}")
-            if run_of(context).incremental:
-                frame = changes.read_app_changes(connector, store_of(context), sync, typed(context), watermark(context, "app"))
-            else:
-                frame = frames.app_frame(connector.read_all(), typed(context), sync.table, sync.filters.app, associations)
-        context.log.info(f"read {len(frame):,} rows of {sync.table.name} ({run_of(context).mode.value})")
+        side = app_side(context)
+        raise_if_any(app_type_problems(typed(context), side.value_types(), where=app_name(sync)), where=f"sync {sync.name!r}, {where_app}")
+        if run_of(context).incremental:
+            frame = changes.read_app_changes(side, store_of(context), sync, watermark(context, "app"))
+        else:
+            frame = side.read_all()
+        context.log.info(f"read {len(frame):,} records of {where_app} ({run_of(context).mode.value})")
         return dg.Output(frame, metadata={"dagster/row_count": len(frame)})
 
     @dg.asset(key=key("matched"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, *run_keys},
@@ -110,13 +115,12 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         if run_of(context).incremental:
             client = getattr(context.resources, hubspot_key).client
             calls_before = Counter(client.call_counts)
-            with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-                result = match_changes(sync, typed(context), hubspot, app, store=store, client=client, connector=connector,
-                                       app_watermark=watermark(context, "app"),
-                                       check_every_link=context.run.tags.get(REASON_TAG) == "reconcile")
+            result = match_changes(sync, typed(context), hubspot, app, store=store, client=client, connector=app_side(context),
+                                   app_watermark=watermark(context, "app"),
+                                   check_every_link=context.run.tags.get(REASON_TAG) == "reconcile")
             extra = api_call_metadata(client.call_counts, calls_before)
         else:
-            result, extra = match_everything(sync, typed(context), hubspot, app, store=store), {}
+            result, extra = match_everything(sync, typed(context), hubspot, app, store=store, keeps_origins=app_side(context).keeps_origins), {}
         return dg.Output(result, metadata={"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra})
 
     @dg.asset(key=key("merge_plan"), kinds={"pandas"}, ins={"matched": dg.AssetIn(key("matched"))}, required_resource_keys={hubspot_key, *run_keys},
@@ -155,15 +159,14 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
                                               **api_call_metadata(client.call_counts, calls_before)})
 
     # After the HubSpot load: the app rows it created records for get their new HubSpot ids in the same run.
-    @dg.asset(key=key("app_load"), kinds={"sql"}, required_resource_keys={app_key, hubspot_key, *run_keys},
+    @dg.asset(key=key("app_load"), kinds={app_kind}, required_resource_keys={app_key, hubspot_key, *run_keys},
               ins={"plan": dg.AssetIn(key("merge_plan"))}, deps=[key("hubspot_load")],
-              description=f"Creates and updates written to the app table {sync.table.name!r}; links kept in the state store.", **common)
+              description=f"Creates and updates written to the app ({where_app}); links kept in the state store.", **common)
     def app_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
         run = run_of(context)
         if not run.dry_run:
             run.check_lease(sync.name)
-        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            outcome = load_app(connector, store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
+        outcome = load_app(app_side(context), store_of(context), sync, typed(context), plan, dry_run=run.dry_run, run_id=context.run.run_id, log=context.log)
         return dg.MaterializeResult(metadata=outcome.metadata())
 
     @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, *run_keys},
@@ -190,8 +193,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
         # Past this run's own writes when nothing else changed: no run follows that finds only them.
         settle_past_own_writes(store, sync.name, HUBSPOT, hubspot_lister(getattr(context.resources, hubspot_key).client, sync.object),
                                run_id=run_id)
-        with getattr(context.resources, app_key).connector(sync.table, app_columns) as connector:
-            settle_past_own_writes(store, sync.name, APP, app_lister(connector), run_id=run_id)
+        settle_past_own_writes(store, sync.name, APP, app_lister(app_side(context)), run_id=run_id)
         current = store.watermarks(sync.name)
         name_outcomes(store, sync.name, identity_fields(sync), {"hubspot": hubspot, "app": app}, run_id=run_id)
         failed_in_run = len(store.failed_records(sync.name, run_id=run_id))
@@ -226,7 +228,7 @@ def record_deletions(store, sync: SyncSpec, matched: MatchedRecords, *, run_id: 
         pairs = store.last_values(sync.name, hubspot_ids=hubspot_ids)
         for hubspot_id, app_id in pairs[["hubspot_id", "app_id"]].itertuples(index=False):
             survivor = app_id if survivor_side == "app" else hubspot_id
-            where = "HubSpot" if deleted_in == "hubspot" else f"the app ({sync.table.name})"
+            where = "HubSpot" if deleted_in == "hubspot" else f"the app ({app_label(sync)})"
             rows.append((survivor_side, survivor, "failed", str(category), f"its linked record was deleted in {where}"))
     if rows:
         store.record_outcomes(sync.name, pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"]),

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from datasync_pipeline.config.model import AppTable
 from datasync_pipeline.connectors.sql import SqlConnector, SqlTableSpec, create_app_table
 from datasync_pipeline.connectors.sql.values import to_column_value
-from datasync_pipeline.engine.frames import app_frame, properties_of
+from datasync_pipeline.connectors.base import SideBinding
+from datasync_pipeline.connectors.sql.frames import engine_frame
+from datasync_pipeline.engine.frames import properties_of
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.objects.catalogue import ResolvedMapping, ValueType
 
@@ -62,7 +64,7 @@ def test_app_dates_at_the_bounds_are_read_valid_and_sent_as_yyyy_mm_dd(contracts
     result = contracts.insert([{"_ref": "first", "renews_on": date(1, 1, 1), "renews_at": first},
                                {"_ref": "last", "renews_on": date(9999, 12, 31), "renews_at": last}])
     assert result.failed == {}
-    frame = app_frame(contracts.read_all(), MAPPINGS, AppTable(name="contracts", external_id=None))
+    frame = engine_frame(contracts.read_all(), SideBinding("s", "deals", {m.hubspot: m.app for m in MAPPINGS}), AppTable(name="contracts", external_id=None))
     valid, failed = split_invalid(frame, record_schema(MAPPINGS, name="contracts"), side="app")
     assert failed.empty
     sent = {row["record_id"]: properties_of(row, MAPPINGS[:1]) for row in valid.to_dict("records")}

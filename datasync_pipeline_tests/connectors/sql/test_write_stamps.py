@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from datasync_pipeline.ongoing.probe import app_changes_since
+from datasync_pipeline.config.model import AppTable
+from datasync_pipeline.connectors.base import SideBinding
+from datasync_pipeline.connectors.sql.app_side import SqlSide
 from datasync_pipeline_tests.connectors.sql.seeding import at
+
+
+def app_changes_since(customers, since):
+    """The change probe's answer for this table (``SqlSide.newest_changes``), with a page larger than the table."""
+    table = AppTable(name="customers", key="id", updated_at="updated_at", soft_delete="deleted_at", external_id="hubspot_id")
+    side = SqlSide(customers.engine, table, SideBinding("s", "contacts", {"email": "email"}))
+    try:
+        return side.newest_changes(since, limit=100)
+    finally:
+        side.close()
 
 
 def test_inserts_and_updates_report_the_updated_at_a_fresh_read_finds(customers):

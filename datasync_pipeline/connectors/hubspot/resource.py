@@ -1,0 +1,85 @@
+"""The Dagster resource of a `kind: hubspot` connection: one client (HTTP pool, rate limiter) per run.
+
+A real account by token, or the bundled sandbox running in-process. The same account can be a sync's
+HubSpot side (``client``) and another sync's app side (``side``, a second portal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import PrivateAttr
+
+from datasync_pipeline.config.secrets import resource_value
+from datasync_pipeline.connectors.hubspot.client import HubSpotClient
+from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
+
+EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
+
+
+class HubSpotResource(dg.ConfigurableResource):
+    """A HubSpot account, or the bundled sandbox running in-process when `sandbox_path` is set."""
+
+    base_url: str = "https://api.hubapi.com"
+    token: str | None = None
+    tier: str = "starter"
+    object_path_prefix: str = "/crm/v3/objects"
+    max_concurrency: int = 4
+    sandbox_path: str | None = None
+    sandbox_token: str = "sandbox-token"
+
+    _client: HubSpotClient | None = PrivateAttr(default=None)
+    _sandbox: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_connection(cls, connection: HubSpotConnection) -> HubSpotResource:
+        return cls(
+            base_url=connection.base_url,
+            token=resource_value(connection.token) if connection.token else None,
+            tier=connection.tier.value,
+            object_path_prefix=connection.object_path_prefix,
+            max_concurrency=connection.max_concurrency,
+            sandbox_path=connection.sandbox.path if connection.sandbox else None,
+            sandbox_token=connection.sandbox.token if connection.sandbox else "sandbox-token",
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._client = self.create_client()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def create_client(self) -> HubSpotClient:
+        if self.sandbox_path is not None:
+            from datasync_pipeline.sandbox import Sandbox, SandboxSettings
+
+            sandbox = self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
+            return HubSpotClient(
+                base_url=EMBEDDED_SANDBOX_URL, token=self.sandbox_token, tier=self.tier,
+                max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
+                transport=httpx.WSGITransport(app=sandbox.wsgi_app),
+            )
+        if not self.token:
+            raise dg.DagsterInvariantViolationError("this HubSpot connection has no token: set the variable its `token` names")
+        return HubSpotClient(
+            base_url=self.base_url, token=self.token, tier=self.tier,
+            max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
+        )
+
+    @property
+    def client(self) -> HubSpotClient:
+        if self._client is None:
+            self._client = self.create_client()
+        return self._client
+
+    def side(self, sync, mappings):
+        """This account as the app side of ``sync`` (portal-to-portal): a ``HubSpotSide`` over the run's client."""
+        from datasync_pipeline.connectors.hubspot.app_side import HubSpotSide
+        from datasync_pipeline.sync.binding import side_binding
+
+        return HubSpotSide(self.client, side_binding(sync, mappings))

@@ -1,0 +1,1 @@
+"""The steps of a sync in plain code, over the connector interface (``connectors/base.py``)."""
