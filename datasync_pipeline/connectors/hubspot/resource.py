@@ -32,6 +32,7 @@ class HubSpotResource(dg.ConfigurableResource):
 
     _client: HubSpotClient | None = PrivateAttr(default=None)
     _sandbox: Any = PrivateAttr(default=None)
+    _sides: dict = PrivateAttr(default_factory=dict)
 
     @classmethod
     def from_connection(cls, connection: HubSpotConnection) -> HubSpotResource:
@@ -49,6 +50,7 @@ class HubSpotResource(dg.ConfigurableResource):
         self._client = self.create_client()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._sides.clear()
         if self._client is not None:
             self._client.close()
         if self._sandbox is not None:
@@ -78,8 +80,13 @@ class HubSpotResource(dg.ConfigurableResource):
         return self._client
 
     def side(self, sync, mappings):
-        """This account as the app side of ``sync`` (portal-to-portal): a ``HubSpotSide`` over the run's client."""
+        """This account as the app side of ``sync`` (portal-to-portal): a ``HubSpotSide`` over the run's client, one
+        per sync and run, so that what one step wrote is known to the next (``written_stamps``)."""
         from datasync_pipeline.connectors.hubspot.app_side import HubSpotSide
         from datasync_pipeline.sync.binding import side_binding
 
-        return HubSpotSide(self.client, side_binding(sync, mappings))
+        binding = side_binding(sync, mappings)
+        key = (sync.name, tuple(binding.fields.items()))
+        if key not in self._sides:
+            self._sides[key] = HubSpotSide(self.client, binding)
+        return self._sides[key]
