@@ -109,6 +109,18 @@ class StateStore:
              "hubspot_values": json_safe(link.hubspot_values), "app_values": json_safe(link.app_values), "status": "synced"}
             for link in links
         ]
+        def upsert(statement):
+            return statement.on_conflict_do_update(
+                index_elements=[pairs.c.sync, pairs.c.hubspot_id],
+                set_={
+                    "app_id": statement.excluded.app_id,
+                    "synced_at": statement.excluded.synced_at,
+                    "hubspot_values": sa.func.coalesce(statement.excluded.hubspot_values, pairs.c.hubspot_values),
+                    "app_values": sa.func.coalesce(statement.excluded.app_values, pairs.c.app_values),
+                    "status": statement.excluded.status,
+                },
+            )
+
         with self.engine.begin() as connection:
             for start in range(0, len(rows), WRITE_CHUNK):
                 chunk = rows[start : start + WRITE_CHUNK]
@@ -119,19 +131,7 @@ class StateStore:
                         pairs.c.hubspot_id.not_in([r["hubspot_id"] for r in chunk]),
                     )
                 )
-                statement = self._insert(pairs).values(chunk)
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[pairs.c.sync, pairs.c.hubspot_id],
-                        set_={
-                            "app_id": statement.excluded.app_id,
-                            "synced_at": statement.excluded.synced_at,
-                            "hubspot_values": sa.func.coalesce(statement.excluded.hubspot_values, pairs.c.hubspot_values),
-                            "app_values": sa.func.coalesce(statement.excluded.app_values, pairs.c.app_values),
-                            "status": statement.excluded.status,
-                        },
-                    )
-                )
+                self._upsert(connection, pairs, upsert, chunk)
         return len(rows)
 
     def record_outcomes(self, sync: str, outcomes: pd.DataFrame, *, recorded_by: str, run_id: str | None = None) -> None:
@@ -151,15 +151,15 @@ class StateStore:
                 "next_attempt_at": retries.next_attempt(category, attempts, now) if status == "failed" else None,
             })
         columns = ("status", "category", "message", "run_id", "recorded_at", "recorded_by", "attempts", "next_attempt_at")
+        def upsert(statement):
+            return statement.on_conflict_do_update(
+                index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
+                set_={c: statement.excluded[c] for c in columns},
+            )
+
         with self.engine.begin() as connection:
             for start in range(0, len(rows), WRITE_CHUNK):
-                statement = self._insert(record_status).values(rows[start : start + WRITE_CHUNK])
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
-                        set_={c: statement.excluded[c] for c in columns},
-                    )
-                )
+                self._upsert(connection, record_status, upsert, rows[start : start + WRITE_CHUNK])
 
     def unnamed_outcomes(self, sync: str, *, run_id: str) -> list[tuple[str, str]]:
         """(side, record id) of the failed and excluded records this run recorded without their identity."""
@@ -263,6 +263,16 @@ class StateStore:
     def pair_count(self, sync: str) -> int:
         with self.engine.connect() as connection:
             return connection.execute(sa.select(sa.func.count()).select_from(pairs).where(pairs.c.sync == sync)).scalar_one()
+
+    def _upsert(self, connection: sa.Connection, table: sa.Table, upsert, rows: list[dict[str, Any]]) -> None:
+        """Insert-or-update ``rows`` with ``upsert(insert statement)``, the fastest way the dialect has (measured by
+        ``bench/state_store_writes.py``): on SQLite one statement run for every row (executemany, compiled once:
+        5-13x faster than a multi-VALUES statement, which SQLAlchemy compiles anew for every chunk); on PostgreSQL
+        one multi-VALUES statement per chunk (psycopg2's executemany path was 30% slower)."""
+        if self.engine.dialect.name == "sqlite":
+            connection.execute(upsert(self._insert(table)), rows)
+        else:
+            connection.execute(upsert(self._insert(table).values(rows)))
 
     def _insert(self, table: sa.Table):
         dialect = self.engine.dialect.name
