@@ -13,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from datasync_pipeline.state import progress, retries
+from datasync_pipeline.state import bulk, progress, retries
 from datasync_pipeline.state.tables import metadata, pairs, record_status
 from datasync_pipeline.state.values import json_safe
 
@@ -109,6 +108,7 @@ class StateStore:
              "hubspot_values": json_safe(link.hubspot_values), "app_values": json_safe(link.app_values), "status": "synced"}
             for link in links
         ]
+
         def upsert(statement):
             return statement.on_conflict_do_update(
                 index_elements=[pairs.c.sync, pairs.c.hubspot_id],
@@ -131,7 +131,7 @@ class StateStore:
                         pairs.c.hubspot_id.not_in([r["hubspot_id"] for r in chunk]),
                     )
                 )
-                self._upsert(connection, pairs, upsert, chunk)
+            bulk.upsert_rows(connection, pairs, upsert, rows)
         return len(rows)
 
     def record_outcomes(self, sync: str, outcomes: pd.DataFrame, *, recorded_by: str, run_id: str | None = None) -> None:
@@ -151,6 +151,7 @@ class StateStore:
                 "next_attempt_at": retries.next_attempt(category, attempts, now) if status == "failed" else None,
             })
         columns = ("status", "category", "message", "run_id", "recorded_at", "recorded_by", "attempts", "next_attempt_at")
+
         def upsert(statement):
             return statement.on_conflict_do_update(
                 index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
@@ -158,8 +159,7 @@ class StateStore:
             )
 
         with self.engine.begin() as connection:
-            for start in range(0, len(rows), WRITE_CHUNK):
-                self._upsert(connection, record_status, upsert, rows[start : start + WRITE_CHUNK])
+            bulk.upsert_rows(connection, record_status, upsert, rows)
 
     def unnamed_outcomes(self, sync: str, *, run_id: str) -> list[tuple[str, str]]:
         """(side, record id) of the failed and excluded records this run recorded without their identity."""
@@ -263,21 +263,3 @@ class StateStore:
     def pair_count(self, sync: str) -> int:
         with self.engine.connect() as connection:
             return connection.execute(sa.select(sa.func.count()).select_from(pairs).where(pairs.c.sync == sync)).scalar_one()
-
-    def _upsert(self, connection: sa.Connection, table: sa.Table, upsert, rows: list[dict[str, Any]]) -> None:
-        """Insert-or-update ``rows`` with ``upsert(insert statement)``, the fastest way the dialect has (measured by
-        ``bench/state_store_writes.py``): on SQLite one statement run for every row (executemany, compiled once:
-        5-13x faster than a multi-VALUES statement, which SQLAlchemy compiles anew for every chunk); on PostgreSQL
-        one multi-VALUES statement per chunk (psycopg2's executemany path was 30% slower)."""
-        if self.engine.dialect.name == "sqlite":
-            connection.execute(upsert(self._insert(table)), rows)
-        else:
-            connection.execute(upsert(self._insert(table).values(rows)))
-
-    def _insert(self, table: sa.Table):
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            return postgresql.insert(table)
-        if dialect == "sqlite":
-            return sqlite.insert(table)
-        raise NotImplementedError(f"the state store supports SQLite and PostgreSQL, not {dialect}")
