@@ -5,7 +5,7 @@
 - SQLite: one prepared statement run for every row (``executemany``, compiled once), instead of a
   multi-VALUES statement that SQLAlchemy compiles anew for every chunk.
 
-Measured by ``bench/state_store_writes.py`` (50,000 links with values: SQLite 5.7 s -> 1.1 s).
+Measured by ``bench/state_store_writes.py`` (50,000 links with values: SQLite 5.7 s -> 1.1 s, PostgreSQL 7.5 s -> 1.6 s).
 """
 
 from __future__ import annotations
