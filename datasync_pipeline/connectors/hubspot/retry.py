@@ -1,9 +1,9 @@
 """When and how long to retry a HubSpot request.
 
 Only transient failures are retried (`TransientRequestError`: 429, 423, 5xx, timeouts, connection errors).
-The wait follows the server when it says something (`Retry-After`, or the 429's policy: a ten-second
-rolling window is waited out, the search limit's second too), and otherwise backs off exponentially
-with jitter so concurrent chunks do not retry in lock-step.
+The wait is the error's own when it has one (after a 429 the rate limiter's: `Retry-After`, or until the
+rolling window frees; a 423's lock time), and otherwise backs off exponentially with jitter so concurrent
+chunks do not retry in lock-step.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from tenacity import (
 from datasync_pipeline.connectors.hubspot.errors import TransientRequestError
 
 MAX_SERVER_WAIT_SECONDS = 300.0
-TEN_SECONDLY_WAIT_SECONDS = 10.0
-SECONDLY_WAIT_SECONDS = 1.0
 LOCKED_MIN_WAIT_SECONDS = 2.0
 
 _backoff = wait_exponential(multiplier=0.5, max=30.0) + wait_random(0, 0.5)
@@ -48,21 +46,6 @@ def _wait(retry_state: RetryCallState) -> float:
     if isinstance(error, TransientRequestError) and error.wait_seconds is not None:
         return min(error.wait_seconds, MAX_SERVER_WAIT_SECONDS)
     return _backoff(retry_state)
-
-
-def rate_limit_wait(
-    *, retry_after: float | None, policy_name: str | None, is_search: bool, window_seconds: float | None = None
-) -> float:
-    """How long a 429 asks us to wait: Retry-After first, then the policy's window.
-
-    The rolling window is waited out whole: `window_seconds` from the 429's
-    `X-HubSpot-RateLimit-Interval-Milliseconds` when sent, else HubSpot's ten seconds.
-    """
-    if retry_after is not None:
-        return retry_after
-    if policy_name == "SECONDLY" or (policy_name is None and is_search):
-        return SECONDLY_WAIT_SECONDS
-    return window_seconds or TEN_SECONDLY_WAIT_SECONDS
 
 
 def parse_retry_after(value: str | None) -> float | None:

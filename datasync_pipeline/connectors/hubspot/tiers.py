@@ -1,8 +1,9 @@
 """HubSpot API subscription tiers and the request budget each one allows.
 
-The budget is what the rate limiter enforces on our side so that a first sync runs as fast as the
-account allows without tripping HubSpot's 429s: requests per rolling ten-second window for the CRM
-endpoints, and requests per second for search, which HubSpot limits separately.
+The budget is where the rate limiter starts, before HubSpot's first answer tells it the account's own
+(`X-HubSpot-RateLimit-Max` per `-Interval-Milliseconds`): requests per rolling ten-second window for the
+CRM endpoints, and requests per second for search, which HubSpot limits separately and answers without
+those headers, so the search budget here is the one the limiter keeps.
 """
 
 from __future__ import annotations
@@ -28,12 +29,6 @@ class RequestBudget:
 
     requests: int | None
     window_seconds: float
-
-    def with_margin(self, margin: float) -> RequestBudget:
-        """The budget scaled by `margin` (e.g. 0.9), leaving headroom for other clients of the account."""
-        if self.requests is None:
-            return self
-        return RequestBudget(max(1, int(self.requests * margin)), self.window_seconds)
 
 
 TEN_SECONDS = 10.0

@@ -5,6 +5,10 @@ limited, counted under its endpoint template (the sync-health views report API c
 when the failure is transient, and turned into a categorized exception when it is not. The token lives
 only in the httpx client's headers, which httpx masks in its repr; it is scrubbed from any message built
 from a response.
+
+The limiters run at the account's whole budget and share it with every process on this machine using the
+same account (`rate_limit`); every answer's rate-limit headers go back to the limiter that granted it,
+and after a 429 the limiter, not a fixed pause, says how long to wait.
 """
 
 from __future__ import annotations
@@ -25,19 +29,23 @@ from datasync_pipeline.connectors.hubspot.errors import (
     record_error_from,
     required_scopes,
 )
-from datasync_pipeline.connectors.hubspot.rate_limit import Clock, MonotonicClock, RollingWindowLimiter
-from datasync_pipeline.connectors.hubspot.retry import (
-    LOCKED_MIN_WAIT_SECONDS,
-    parse_retry_after,
-    rate_limit_wait,
-    retry_policy,
+from datasync_pipeline.connectors.hubspot.rate_limit import (
+    Clock,
+    MemoryWindowLog,
+    MonotonicClock,
+    RollingWindowLimiter,
+    SharedWindowLog,
+    WindowLog,
+    budget_key,
+    shared_budget_path,
 )
-from datasync_pipeline.connectors.hubspot.tiers import Tier, crm_budget, search_budget
+from datasync_pipeline.connectors.hubspot.retry import LOCKED_MIN_WAIT_SECONDS, parse_retry_after, retry_policy
+from datasync_pipeline.connectors.hubspot.tiers import RequestBudget, Tier, crm_budget, search_budget
 from datasync_pipeline.errors import ErrorCategory, RecordError
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMIT_MARGIN = 0.9
+RATE_LIMIT_MARGIN = 1.0  # the share of the account's budget to use; the limiter's guard absorbs jitter
 
 
 class HubSpotTransport:
@@ -67,10 +75,8 @@ class HubSpotTransport:
             limits=httpx.Limits(max_connections=max(2, max_concurrency * 2), max_keepalive_connections=max(2, max_concurrency)),
             transport=transport,
         )
-        self.crm_limiter = RollingWindowLimiter(
-            crm_budget(self.tier).with_margin(rate_limit_margin), clock=self.clock, reserve=max_concurrency
-        )
-        self.search_limiter = RollingWindowLimiter(search_budget(self.tier).with_margin(rate_limit_margin), clock=self.clock)
+        self.crm_limiter = self._limiter(crm_budget(self.tier), "crm", base_url, token, rate_limit_margin)
+        self.search_limiter = self._limiter(search_budget(self.tier), "search", base_url, token, rate_limit_margin)
         self.call_counts: Counter[str] = Counter()
         self.retry_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
@@ -107,12 +113,29 @@ class HubSpotTransport:
 
     def close(self) -> None:
         self._http.close()
+        for limiter in (self.crm_limiter, self.search_limiter):
+            if isinstance(limiter.log, SharedWindowLog):
+                limiter.log.close()
+
+    def _limiter(
+        self, budget: RequestBudget, endpoint_group: str, base_url: str, token: str, margin: float
+    ) -> RollingWindowLimiter:
+        """A limiter whose window every process on this machine using this account shares.
+
+        Only on the real clock: other processes cannot share an injected clock's time, so tests keep a
+        window of their own. An unlimited budget has no window to share.
+        """
+        log: WindowLog = MemoryWindowLog()
+        if isinstance(self.clock, MonotonicClock) and budget.requests is not None:
+            log = SharedWindowLog(shared_budget_path(), budget_key(base_url, token, endpoint_group))
+        return RollingWindowLimiter(budget, clock=self.clock, window_log=log, margin=margin)
 
     def _send_once(
         self, method: str, path: str, endpoint: str, *, json: Any, params: dict[str, Any] | None, is_search: bool
     ) -> httpx.Response:
         limiter = self.search_limiter if is_search else self.crm_limiter
         limiter.acquire()
+        sent_at = self.clock.now()
         with self._counts_lock:
             self.call_counts[endpoint] += 1
         try:
@@ -126,15 +149,15 @@ class HubSpotTransport:
                 RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} failed to connect ({type(error).__name__})"),
                 status=None,
             ) from None
-        if not is_search:
-            limiter.observe(response.headers)
+        if response.status_code != 429:  # a 429's headers only say the window is full: `refused` handles it
+            limiter.observe(response.headers, sent_at=sent_at)
         if response.status_code < 300:
             return response
-        self._raise_for_status(response, endpoint, limiter, is_search=is_search)
+        self._raise_for_status(response, endpoint, limiter)
         raise AssertionError("unreachable")
 
     def _raise_for_status(
-        self, response: httpx.Response, endpoint: str, limiter: RollingWindowLimiter, *, is_search: bool
+        self, response: httpx.Response, endpoint: str, limiter: RollingWindowLimiter
     ) -> None:
         status = response.status_code
         body = self._error_body(response)
@@ -147,14 +170,7 @@ class HubSpotTransport:
                     status=status,
                     body=body,
                 )
-            interval_ms = response.headers.get("x-hubspot-ratelimit-interval-milliseconds", "")
-            wait = rate_limit_wait(
-                retry_after=retry_after,
-                policy_name=policy_name,
-                is_search=is_search,
-                window_seconds=int(interval_ms) / 1000 if interval_ms.isdigit() else None,
-            )
-            limiter.pause(wait)
+            wait = limiter.refused(retry_after=retry_after)
             raise TransientRequestError(record_error_from(body, status=status), status=status, body=body, wait_seconds=wait)
         if status == 423:
             wait = max(LOCKED_MIN_WAIT_SECONDS, retry_after or 0.0)

@@ -136,10 +136,45 @@ def test_dated_object_prefix_moves_properties_and_associations_too():
     ]
 
 
-def test_starter_tier_spaces_requests_to_its_budget():
+def test_starter_tier_spaces_requests_to_its_whole_budget():
     clock = FakeClock()
     server = ScriptedServer(json_response(200, {"results": []}))
     client = _client(server, clock, tier="starter")
-    for _ in range(180):
+    for _ in range(200):
         client.get_properties("contacts")
-    assert clock.now() - 1000.0 == pytest.approx(10.0)  # 90 a window, the second 90 after ten seconds
+    assert clock.now() - 1000.0 == pytest.approx(10.2)  # 100 a window, the next 100 once the first age out (+2%)
+
+
+def _window_headers(remaining: int) -> dict[str, str]:
+    return {
+        "X-HubSpot-RateLimit-Max": "190",
+        "X-HubSpot-RateLimit-Remaining": str(remaining),
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
+
+
+def test_429_waits_only_until_the_window_frees_not_a_whole_window():
+    clock = FakeClock()
+    pages = [json_response(200, {"results": []}, _window_headers(190 - sent)) for sent in range(1, 190)]
+    server = ScriptedServer(*pages, json_response(429, TEN_SECONDLY, _window_headers(0)), json_response(200, {"results": []}))
+    client = _client(server, clock, tier="professional")
+    for _ in range(189):
+        client.get_properties("contacts")
+        clock.advance(0.05)
+    # The 190th is refused (someone else's request took the slot): the window frees when our first leaves.
+    client.get_properties("contacts")
+    assert sum(clock.sleeps) == pytest.approx(10.2 - 189 * 0.05)
+    assert client.retry_counts["GET /crm/v3/properties/{type}"] == 1
+
+
+def test_headers_from_the_server_pace_requests_another_client_shares():
+    clock = FakeClock()
+    # Every answer says 100 of the 190 were used by someone else besides our requests so far.
+    answers = [json_response(200, {"results": []}, _window_headers(190 - 100 - sent)) for sent in range(1, 91)]
+    server = ScriptedServer(*answers, json_response(200, {"results": []}))
+    client = _client(server, clock, tier="professional")
+    for _ in range(90):
+        client.get_properties("contacts")
+    assert clock.sleeps == []
+    client.get_properties("contacts")  # the 91st would be the 191st in HubSpot's window
+    assert sum(clock.sleeps) == pytest.approx(10.2)  # 90 a window, the second 90 after ten seconds
