@@ -1,7 +1,19 @@
 """HubSpot's rate limits per token: a rolling window, a daily budget, and the search API's own 5 per second.
 
-The answers carry HubSpot's ``X-HubSpot-RateLimit-*`` headers (not on search) and, when refused, its 429
-body with the policy that was hit, so clients can practise their back-off against the real shapes.
+What it models, from HubSpot's documentation (API usage guidelines and the developer changelog):
+
+- Every CRM answer, refused or not, error or success, carries ``X-HubSpot-RateLimit-Max`` (requests per
+  window), ``-Remaining`` (left in the window, this request counted) and ``-Interval-Milliseconds`` (the
+  window's length), and ``-Daily`` / ``-Daily-Remaining`` where the account has a daily limit (OAuth apps
+  have none, and get no daily headers: changelog, "Rate limit headers will now appear for OAuth
+  authenticated calls").
+- The window rolls: a request leaves it one interval after it arrived. Requests are counted when they
+  reach the server (after the configured latency), as HubSpot can only count what it has received.
+- Search answers carry no rate-limit headers; search has its own limit of five requests a second.
+- A refusal is a 429 with HubSpot's body: ``status``, ``message`` ("You have reached your
+  ten_secondly_rolling limit."), ``errorType: RATE_LIMIT``, ``correlationId`` and ``policyName``
+  (``TEN_SECONDLY_ROLLING``, ``SECONDLY`` for search, ``DAILY``), and no ``Retry-After``, which HubSpot
+  does not document for these limits; injected faults can add one to exercise clients that honour it.
 """
 
 from __future__ import annotations
