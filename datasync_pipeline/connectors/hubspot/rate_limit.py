@@ -49,6 +49,7 @@ from typing import NamedTuple, Protocol
 from datasync_pipeline.connectors.hubspot.tiers import RequestBudget
 
 GUARD_FRACTION = 0.02
+STALE_AFTER_SECONDS = 3600.0
 RATE_LIMIT_DIR_VARIABLE = "DATASYNC_RATE_LIMIT_DIR"
 
 
@@ -128,9 +129,10 @@ class MemoryWindowLog:
 class SharedWindowLog:
     """The window of one budget in a SQLite file every process on this machine opens (see the module doc)."""
 
-    def __init__(self, path: Path, budget_key: str) -> None:
+    def __init__(self, path: Path, budget_key: str, *, clock: Clock | None = None) -> None:
         self.path = path
         self.budget_key = budget_key
+        self.clock = clock or MonotonicClock()  # the same clock as the limiters writing it
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
@@ -159,11 +161,17 @@ class SharedWindowLog:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
         # Losing the last grants in a crash costs at worst one 429; waiting on fsync would cost every request.
-        connection.execute("PRAGMA journal_mode=WAL")
+        # (The rollback journal, not WAL: switching to WAL is the one step SQLite will not wait its turn for.)
         connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("BEGIN IMMEDIATE")
         connection.execute("CREATE TABLE IF NOT EXISTS grants (budget TEXT NOT NULL, at REAL NOT NULL, is_foreign INTEGER NOT NULL)")
         connection.execute("CREATE INDEX IF NOT EXISTS grants_by_budget ON grants (budget, at)")
         connection.execute("CREATE TABLE IF NOT EXISTS pauses (budget TEXT PRIMARY KEY, until REAL NOT NULL)")
+        # Accounts not used for an hour, or rows from before a reboot, hold nothing any more.
+        now = self.clock.now()
+        connection.execute("DELETE FROM grants WHERE at <= ? OR at > ?", (now - STALE_AFTER_SECONDS, now + STALE_AFTER_SECONDS))
+        connection.execute("DELETE FROM pauses WHERE until <= ? OR until > ?", (now, now + STALE_AFTER_SECONDS))
+        connection.execute("COMMIT")
         self._connection, self._pid = connection, os.getpid()
         return connection
 
@@ -199,7 +207,13 @@ class _SqliteWindow:
 
 def shared_budget_path() -> Path:
     """The SQLite file holding every account's window on this machine, for this OS user."""
-    directory = os.environ.get(RATE_LIMIT_DIR_VARIABLE) or Path(tempfile.gettempdir()) / f"datasync-rate-limits-{getpass.getuser()}"
+    directory = os.environ.get(RATE_LIMIT_DIR_VARIABLE)
+    if not directory:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # a container user with no name
+            user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+        directory = Path(tempfile.gettempdir()) / f"datasync-rate-limits-{user}"
     return Path(directory) / "windows.sqlite"
 
 

@@ -173,7 +173,7 @@ def test_two_limiters_on_one_budget_file_never_exceed_it_together(tmp_path: Path
     path = tmp_path / "windows.sqlite"
     key = budget_key("https://api.hubapi.com", "pat-token", "crm")
     limiters = [
-        RollingWindowLimiter(RequestBudget(20, 10.0), clock=clock, window_log=SharedWindowLog(path, key)) for _ in range(2)
+        RollingWindowLimiter(RequestBudget(20, 10.0), clock=clock, window_log=SharedWindowLog(path, key, clock=clock)) for _ in range(2)
     ]
     granted: list[float] = []
     lock = threading.Lock()
@@ -196,8 +196,8 @@ def test_two_limiters_on_one_budget_file_never_exceed_it_together(tmp_path: Path
 def test_a_budget_file_keys_accounts_apart_and_never_holds_the_token(tmp_path: Path):
     clock = FakeClock()
     path = tmp_path / "windows.sqlite"
-    first = RollingWindowLimiter(RequestBudget(2, 10.0), clock=clock, window_log=SharedWindowLog(path, budget_key("u", "token-a", "crm")))
-    second = RollingWindowLimiter(RequestBudget(2, 10.0), clock=clock, window_log=SharedWindowLog(path, budget_key("u", "token-b", "crm")))
+    first = RollingWindowLimiter(RequestBudget(2, 10.0), clock=clock, window_log=SharedWindowLog(path, budget_key("u", "token-a", "crm"), clock=clock))
+    second = RollingWindowLimiter(RequestBudget(2, 10.0), clock=clock, window_log=SharedWindowLog(path, budget_key("u", "token-b", "crm"), clock=clock))
     assert [first.acquire(), first.acquire(), second.acquire(), second.acquire()] == [0.0] * 4
     first.log.close()
     second.log.close()
