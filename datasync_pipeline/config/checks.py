@@ -29,7 +29,7 @@ from datasync_pipeline.connectors.sql.spec import SqlTableSpec
 from datasync_pipeline.connectors.sql.value_types import field_types
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, ResolvedMapping, incompatibility, resolve_mappings
-from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, with_property_types
+from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, missing_field_problem, with_property_types
 
 Problem = tuple[tuple[Any, ...], str]
 
@@ -151,6 +151,8 @@ def live_problems(config: DatasyncConfig) -> list[Problem]:
             mappings = with_property_types(resolve_mappings(sync), properties) if properties is not None else resolve_mappings(sync)
             if engines.get(sync.app) is not None:
                 problems.extend((here + path, message) for path, message in _app_table_problems(engines[sync.app], sync, mappings))
+            elif clients.get(sync.app) is not None:  # another portal: the app side's fields are its property definitions
+                problems.extend((here + path, message) for path, message in _app_portal_problems(sync.app, clients[sync.app], sync, mappings, problems))
             if properties is not None:
                 problems.extend((here + path, message) for path, message in _hubspot_problems(sync, mappings, properties))
     return problems
@@ -241,6 +243,28 @@ def _app_table_problems(engine: sa.Engine, sync: SyncSpec, mappings: list[Resolv
     for mapping in mappings:
         for problem in app_type_problems([mapping], field_types(table), where=table.name):
             yield _mapping_path(sync, mapping.hubspot), problem
+
+
+def _app_portal_problems(name: str, client: HubSpotClient, sync: SyncSpec, mappings: list[ResolvedMapping],
+                         problems: list[Problem]) -> Iterator[Problem]:
+    """A HubSpot portal on the app side: each mapped and filtered property exists there and can hold the values, as
+    the run's first step checks them through the connector (``HubSpotSide.value_types``)."""
+    from datasync_pipeline.connectors.hubspot.app_side import HubSpotSide
+    from datasync_pipeline.sync.binding import app_label, side_binding
+
+    try:
+        types = HubSpotSide(client, side_binding(sync, mappings)).value_types()
+    except (DatasyncError, httpx.HTTPError) as error:
+        problems.append((("connections", name), f"cannot read the {sync.object} property definitions: {str(error).splitlines()[0]}"))
+        return
+    where = app_label(sync)
+    for mapping in mappings:
+        found = [missing_field_problem(mapping.app, types, where=where), *app_type_problems([mapping], types, where=where)]
+        for problem in filter(None, found):
+            yield _mapping_path(sync, mapping.hubspot), problem
+    for k, rule in enumerate(sync.filters.app):
+        if problem := missing_field_problem(rule.field, types, where=where):
+            yield ("filters", "app", k, "field"), problem
 
 
 def _hubspot_problems(sync: SyncSpec, mappings: list[ResolvedMapping], properties: list[dict[str, Any]]) -> Iterator[Problem]:

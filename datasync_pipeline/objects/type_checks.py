@@ -78,6 +78,23 @@ def app_type_problems(mappings: Iterable[ResolvedMapping], types: Mapping[str, F
     return problems
 
 
+def missing_field_problem(field: str, types: Mapping[str, FieldType], *, where: str) -> str | None:
+    """Why ``field`` cannot be used when the app has no such field (``types``: the connector's ``value_types()``, every
+    field it has), with its near names; None when it has it. A table's connector refuses a missing column itself when
+    it reflects the table; an app that answers nothing for a field it does not know (another HubSpot portal ignores
+    unknown property names) is checked here."""
+    if field in types:
+        return None
+    close = difflib.get_close_matches(field, list(types), n=3)
+    hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+    return f"{where} has no field {field!r}{hint}: create it there or fix the name"
+
+
+def missing_field_problems(fields: Iterable[str], types: Mapping[str, FieldType], *, where: str) -> list[str]:
+    """``missing_field_problem`` of each field, in order, each once."""
+    return [problem for field in dict.fromkeys(fields) if (problem := missing_field_problem(field, types, where=where))]
+
+
 def hubspot_type_problems(mappings: Iterable[ResolvedMapping], object_type: str, definitions: Iterable[dict[str, Any]]) -> list[str]:
     by_name = {definition["name"]: definition for definition in definitions}
     problems = []

@@ -29,12 +29,19 @@ from datasync_pipeline.sync.binding import app_label, app_name
 FAILED_RECORDS_TAG = "datasync/failed_records"
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, SyncRunResource, connection_resource_key
 from datasync_pipeline.engine import frames
+from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.incremental import MatchedRecords, plan_incremental, side_values
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.engine.preview import plan_preview, preview_markdown
 from datasync_pipeline.health.records import identity_fields
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, resolve_mappings
-from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, raise_if_any, typed_by_hubspot
+from datasync_pipeline.objects.type_checks import (
+    app_type_problems,
+    hubspot_type_problems,
+    missing_field_problems,
+    raise_if_any,
+    typed_by_hubspot,
+)
 from datasync_pipeline.ongoing import changes
 from datasync_pipeline.ongoing.matching import match_changes, match_everything
 from datasync_pipeline.ongoing.own_writes import APP, HUBSPOT, app_lister, hubspot_lister, settle_past_own_writes
@@ -99,7 +106,10 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec) -> list[dg.AssetsD
               description=f"Records of the app ({where_app}) under HubSpot property names: all (first sync) or those changed since the watermark.", **common)
     def app_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         side = app_side(context)
-        raise_if_any(app_type_problems(typed(context), side.value_types(), where=app_name(sync)), where=f"sync {sync.name!r}, {where_app}")
+        types = side.value_types()
+        used = [*(m.app for m in typed(context)), *filter_fields(sync.filters.app)]
+        raise_if_any(missing_field_problems(used, types, where=app_name(sync)) + app_type_problems(typed(context), types, where=app_name(sync)),
+                     where=f"sync {sync.name!r}, {where_app}")
         if run_of(context).incremental:
             frame = changes.read_app_changes(side, store_of(context), sync, watermark(context, "app"))
         else:
