@@ -504,9 +504,13 @@ def test_health_and_sync_list_show_the_portal_to_portal_sync(world, instance, de
 
 
 def test_each_portal_keeps_its_own_client_and_rate_budget(world):
+    from datasync_pipeline.connectors.hubspot.rate_limit import SharedWindowLog
+    from datasync_pipeline.connectors.hubspot.tiers import Tier
     from datasync_pipeline.definitions import build_definitions
 
     config = world.config(companies=True)
+    config = config.model_copy(update={"connections": {name: connection.model_copy(update={"tier": Tier.STARTER})
+                                                       for name, connection in config.connections.items()}})
     resources = build_definitions(config).resources
     portal_a, portal_b = resources["connection_hubspot"], resources["connection_portal_b"]
     assert (portal_a.sandbox_path, portal_b.sandbox_path) == (str(world.home / "sandbox.sqlite"), str(world.home / "portal_b.sqlite"))
@@ -515,6 +519,9 @@ def test_each_portal_keeps_its_own_client_and_rate_budget(world):
         transport_a, transport_b = client_a._transport, client_b._transport  # noqa: SLF001 - what the budget lives in
         assert client_a is not client_b and transport_a is not transport_b
         assert transport_a.crm_limiter is not transport_b.crm_limiter and transport_a.search_limiter is not transport_b.search_limiter
+        # Both embedded portals answer to the same token: each still has a rate window of its own, as two accounts do.
+        logs = [transport.crm_limiter.log for transport in (transport_a, transport_b)]
+        assert all(isinstance(log, SharedWindowLog) for log in logs) and logs[0].budget_key != logs[1].budget_key
         client_b.get_properties("contacts")
         assert sum(client_a.call_counts.values()) == 0 and sum(client_b.call_counts.values()) == 1
         assert portal_a._sandbox is not portal_b._sandbox  # noqa: SLF001 - one embedded portal each

@@ -6,6 +6,8 @@ HubSpot side (``client``) and another sync's app side (``side``, a second portal
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,6 +19,14 @@ from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
 
 EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
+
+
+def embedded_sandbox_url(sandbox_path: str) -> str:
+    """The base URL of an embedded sandbox portal: one host per state file. An account's rate window is keyed by its
+    base URL and token (``rate_limit.budget_key``), and every embedded portal answers to the same token, so the host
+    is what keeps two portals (a portal-to-portal sync) on a budget each, as two HubSpot accounts are."""
+    digest = hashlib.sha256(str(Path(sandbox_path).resolve()).encode()).hexdigest()[:12]
+    return EMBEDDED_SANDBOX_URL.replace("://", f"://portal-{digest}.")
 
 
 class HubSpotResource(dg.ConfigurableResource):
@@ -62,7 +72,7 @@ class HubSpotResource(dg.ConfigurableResource):
 
             sandbox = self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
             return HubSpotClient(
-                base_url=EMBEDDED_SANDBOX_URL, token=self.sandbox_token, tier=self.tier,
+                base_url=embedded_sandbox_url(self.sandbox_path), token=self.sandbox_token, tier=self.tier,
                 max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
                 transport=httpx.WSGITransport(app=sandbox.wsgi_app),
             )
