@@ -64,6 +64,11 @@ def demo(
     counts = seed_demo(config, records_per_side=records)
     console.print(f"seeded {counts.hubspot:,} HubSpot contacts and {counts.app:,} app customers ({counts.shared:,} people on both sides), "
                   f"with companies and deals, in {home}")
+    for portal, objects in counts.portals.items():
+        if "contacts" in objects:
+            contacts = objects["contacts"]
+            console.print(f"seeded {contacts.app:,} contacts in the second portal {portal!r} ({contacts.shared:,} of them in the first "
+                          f"portal too), with {objects['companies'].app:,} companies" if "companies" in objects else "")
     started = time.perf_counter()
     report = run_first_sync(config, log_level="WARNING")
     print_report(report, seconds=time.perf_counter() - started)

@@ -240,3 +240,54 @@ def _demo_deals(data: DemoData, rng: random.Random, per_side: int) -> None:
         app_links.append({"companies": company if index % 6 != 5 else None, "contacts": contact if index % 4 != 3 else None})
     data.hubspot["deals"], data.app["deals"], data.app_links["deals"] = hubspot, app, app_links
     data.counts["deals"] = DemoCounts(len(hubspot), len(app), 0)
+
+
+# A second HubSpot portal (portal-to-portal sync): some of the first portal's contacts and companies, written
+# differently, and people and companies of its own.
+PORTAL_B_DOMAIN = "portal-b.example"
+
+
+@dataclass
+class PortalData:
+    """Records of the second portal (HubSpot property names) and each contact's primary company (index or None)."""
+
+    contacts: list[dict] = field(default_factory=list)
+    companies: list[dict] = field(default_factory=list)
+    primary_company: list[int | None] = field(default_factory=list)
+    counts: dict[str, DemoCounts] = field(default_factory=dict)
+
+
+def portal_b_data(data: DemoData, per_side: int, seed: int = 11) -> PortalData:
+    """About ``per_side`` contacts: half of them people of the first portal (every other one of its contacts, with
+    emails differently cased and some names that differ), half people of their own (never in the SQL app, so the
+    two syncs into the first portal never create the same person twice); companies likewise, by domain or name."""
+    rng = random.Random(seed)
+    portal = PortalData()
+    hubspot_companies = data.hubspot["companies"]
+    shared_companies = hubspot_companies[::2][: max(per_side // 20, 2)]
+    for index, company in enumerate(shared_companies):
+        domain = company["domain"]
+        portal.companies.append({"name": company["name"] if index % 3 else company["name"].upper(),
+                                 "domain": None if index % 5 == 4 else f"https://{domain}" if "://" not in domain else domain,
+                                 "city": rng.choice(CITIES), "phone": f"+41 44 {rng.randint(100000, 999999)}"})
+    own_companies = max(per_side // 20, 2)
+    for index in range(own_companies):
+        name = f"{COMPANY_WORDS[index % len(COMPANY_WORDS)]} Portal {index + 1}"
+        portal.companies.append({"name": name, "domain": f"{name.lower().replace(' ', '-')}.{PORTAL_B_DOMAIN}", "city": rng.choice(CITIES)})
+    shared_people = [contact for contact in data.hubspot["contacts"][1::2] if contact.get("email") and "@" in contact["email"]]
+    shared_people = shared_people[: per_side // 2]
+    for index, contact in enumerate(shared_people):
+        portal.contacts.append({
+            "email": contact["email"].upper() if index % 4 == 0 else contact["email"],
+            "firstname": contact["firstname"] + "e" if index % 8 == 1 else contact["firstname"],
+            "lastname": contact["lastname"], "phone": f"+41 44 {rng.randint(1000000, 9999999)}" if rng.random() < 0.5 else None,
+            "country": rng.choice(["CH", "DE", None]),
+        })
+    for index in range(per_side - len(shared_people)):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        portal.contacts.append({"email": f"{first}.{last}.{index}@{PORTAL_B_DOMAIN}".lower(), "firstname": first, "lastname": last,
+                                "city": rng.choice(CITIES), "jobtitle": rng.choice(["Buyer", "Engineer", None])})
+    portal.primary_company = [None if index % 6 == 5 else rng.randrange(len(portal.companies)) for index in range(len(portal.contacts))]
+    portal.counts = {"contacts": DemoCounts(len(data.hubspot["contacts"]), len(portal.contacts), len(shared_people)),
+                     "companies": DemoCounts(len(hubspot_companies), len(portal.companies), len(shared_companies))}
+    return portal

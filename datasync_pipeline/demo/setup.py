@@ -2,7 +2,9 @@
 
 Every sync of the configuration whose object has demo data (companies, contacts, deals) is seeded:
 its records in the sandbox, its table in the SQLite app, and the associations its config keeps on
-both sides. The app tables are created here, with an integer column per association.
+both sides. The app tables are created here, with an integer column per association. A sync whose
+app is a second sandbox portal (portal-to-portal) has that portal seeded with its own contacts and
+companies, some of them the first portal's (``seed.portal_b_data``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 from datasync_pipeline.config import DatasyncConfig, HubSpotConnection, SqlConnection, SyncSpec
 from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.sql import SqlTableSpec, create_app_table
-from datasync_pipeline.demo.seed import APP_COLUMNS, DemoCounts, DemoData, demo_data
+from datasync_pipeline.demo.seed import APP_COLUMNS, DemoCounts, DemoData, HubSpotLink, PortalData, demo_data, portal_b_data
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS
 
 SEED_ORDER = ("companies", "contacts", "deals")  # associated objects first: their app keys are needed
@@ -28,6 +30,7 @@ class DemoSeed:
     """What was seeded, per object; ``hubspot``, ``app`` and ``shared`` are the contacts' counts."""
 
     objects: Mapping[str, DemoCounts] = field(default_factory=dict)
+    portals: Mapping[str, Mapping[str, DemoCounts]] = field(default_factory=dict)  # app portal -> object -> counts
 
     @property
     def hubspot(self) -> int:
@@ -43,10 +46,10 @@ class DemoSeed:
 
 
 def demo_syncs(config: DatasyncConfig) -> dict[str, SyncSpec]:
-    """The first sync of each object the demo has data for, in seeding order."""
+    """The first sync of each object the demo has data for, in seeding order, with a SQL app."""
     syncs: dict[str, SyncSpec] = {}
     for sync in config.syncs:
-        if sync.object in APP_COLUMNS:
+        if sync.object in APP_COLUMNS and isinstance(config.connections[sync.app], SqlConnection):
             syncs.setdefault(sync.object, sync)
     return {name: syncs[name] for name in SEED_ORDER if name in syncs}
 
@@ -89,7 +92,42 @@ def seed_demo(config: DatasyncConfig, *, records_per_side: int) -> DemoSeed:
             app_keys[name] = _insert_app_rows(engine, tables[name], sync, data, name, app_keys)
         finally:
             engine.dispose()
-    return DemoSeed({name: data.counts[name] for name in syncs})
+    portals = {name: _seed_portal(connection, portal_syncs, data, records_per_side)
+               for name, (connection, portal_syncs) in _portal_syncs(config).items()}
+    return DemoSeed({name: data.counts[name] for name in syncs}, portals)
+
+
+PORTAL_OBJECTS = ("companies", "contacts")
+
+
+def _portal_syncs(config: DatasyncConfig) -> dict[str, tuple[HubSpotConnection, dict[str, SyncSpec]]]:
+    """Sandbox portals on the app side of a contacts or companies sync: name -> (connection, object -> sync)."""
+    portals: dict[str, tuple[HubSpotConnection, dict[str, SyncSpec]]] = {}
+    for sync in config.syncs:
+        connection = config.connections[sync.app]
+        if sync.object in PORTAL_OBJECTS and isinstance(connection, HubSpotConnection) and connection.sandbox is not None:
+            portals.setdefault(sync.app, (connection, {}))[1].setdefault(sync.object, sync)
+    return portals
+
+
+def _seed_portal(connection: HubSpotConnection, syncs: Mapping[str, SyncSpec], data: DemoData, records_per_side: int) -> dict[str, DemoCounts]:
+    """A second portal with a quarter as many contacts as a side of the demo (half of them the first portal's) and
+    their companies, each contact with a primary company where its sync keeps that association."""
+    from datasync_pipeline.sandbox import Sandbox, SandboxSettings
+
+    portal: PortalData = portal_b_data(data, max(records_per_side // 4, 4))
+    sandbox = Sandbox(SandboxSettings(db_path=connection.sandbox.path, token=connection.sandbox.token, tier="unlimited"))
+    try:
+        companies = sandbox.seed("companies", portal.companies) if "companies" in syncs else []
+        contacts = sandbox.seed("contacts", portal.contacts) if "contacts" in syncs else []
+        keeps_companies = "contacts" in syncs and any(a.object == "companies" for a in syncs["contacts"].associations)
+        if companies and keeps_companies:
+            links = [HubSpotLink("contacts", index, "companies", company, primary=True)
+                     for index, company in enumerate(portal.primary_company) if company is not None]
+            _associate_in_sandbox(sandbox, connection.sandbox.token, DemoData(hubspot_links=links), {"contacts": contacts, "companies": companies})
+    finally:
+        sandbox.close()
+    return {name: portal.counts[name] for name in syncs}
 
 
 def _associate_in_sandbox(sandbox, token: str, data: DemoData, ids: dict[str, list[str]]) -> None:

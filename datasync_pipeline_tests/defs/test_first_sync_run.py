@@ -41,8 +41,8 @@ def app_rows(home, table: str) -> list[dict]:
     return rows
 
 
-def hubspot_records(home, object_type: str, properties: tuple[str, ...] = ("datasync_id",)) -> list[dict]:
-    sandbox = Sandbox(SandboxSettings(db_path=str(home / "sandbox.sqlite"), tier="unlimited"))
+def hubspot_records(home, object_type: str, properties: tuple[str, ...] = ("datasync_id",), *, portal: str = "sandbox.sqlite") -> list[dict]:
+    sandbox = Sandbox(SandboxSettings(db_path=str(home / portal), tier="unlimited"))
     try:
         with HubSpotClient(base_url="http://sandbox", token="sandbox-token", tier="unlimited",
                            transport=httpx.WSGITransport(app=sandbox.wsgi_app)) as client:
@@ -51,23 +51,40 @@ def hubspot_records(home, object_type: str, properties: tuple[str, ...] = ("data
         sandbox.close()
 
 
+def config_sync(config, name: str):
+    return next(sync for sync in config.syncs if sync.name == name)
+
+
+PORTAL_SYNCS = {"portal_companies": "companies", "portal_contacts": "contacts"}
+
+
+def side_sizes(home, sync_name: str) -> tuple[int, int]:
+    """How many records each side of a demo sync holds: the first portal's, and the app table's or second portal's."""
+    object_type = PORTAL_SYNCS.get(sync_name, sync_name)
+    app_side = (len(hubspot_records(home, object_type, portal="portal_b.sqlite")) if sync_name in PORTAL_SYNCS
+                else len(app_rows(home, TABLES[sync_name])))
+    return len(hubspot_records(home, object_type)), app_side
+
+
 def hubspot_contacts(home) -> list[dict]:
     return hubspot_records(home, "contacts", ("email", "firstname", "lastname", "city", "phone", "datasync_id"))
 
 
 def test_demo_first_sync_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, instance):
     config = load_config()
-    assert [sync.name for sync in config.syncs] == ["companies", "contacts", "deals"]
+    assert [sync.name for sync in config.syncs] == ["companies", "contacts", "deals", "portal_companies", "portal_contacts"]
     seeded = seed_demo(config, records_per_side=400)
 
     report = run_first_sync(config, instance=instance)
     assert report.success
     store = StateStore(config.state.url)
-    after = {}
+    by_name = {sync.name: sync for sync in report.syncs}
+    # Every sync reads both sides before any writes (its reads come first in the run): each compares the seeded data.
     for sync in report.syncs:
-        counts = seeded.objects[sync.name]
-        assert sync.value("hubspot_records", "dagster/row_count") == counts.hubspot
-        assert sync.value("app_records", "dagster/row_count") == counts.app
+        object_type = config_sync(config, sync.name).object
+        counts = seeded.objects[sync.name] if sync.name in TABLES else seeded.portals["portal_b"][object_type]
+        assert sync.value("hubspot_records", "dagster/row_count") == counts.hubspot, sync.name
+        assert sync.value("app_records", "dagster/row_count") == counts.app, sync.name
         matched = sync.value("matched", "datasync/matched")
         excluded = sync.value("hubspot_load", "datasync/excluded") + sync.value("app_load", "datasync/excluded")
         created_in_hubspot = sync.value("hubspot_load", "datasync/created")
@@ -77,18 +94,25 @@ def test_demo_first_sync_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, 
         # Every record of both sides is in exactly one state: linked (matched or created) or excluded.
         assert 2 * matched + created_in_hubspot + created_in_app + excluded == counts.hubspot + counts.app, sync.name
         assert store.pair_count(sync.name) == matched + created_in_hubspot + created_in_app, sync.name
-        after[sync.name] = (len(hubspot_records(demo_home, sync.name)), len(app_rows(demo_home, TABLES[sync.name])))
-        assert after[sync.name] == (counts.hubspot + created_in_hubspot, counts.app + created_in_app), sync.name
-    by_name = {sync.name: sync for sync in report.syncs}
+    # The first portal holds what every sync of the object created in it; each app what its own sync created.
+    for object_type in ("companies", "contacts", "deals"):
+        created = sum(sync.value("hubspot_load", "datasync/created") for sync in report.syncs if config_sync(config, sync.name).object == object_type)
+        assert len(hubspot_records(demo_home, object_type)) == seeded.objects[object_type].hubspot + created, object_type
+    for name in TABLES:
+        assert len(app_rows(demo_home, TABLES[name])) == seeded.objects[name].app + by_name[name].value("app_load", "datasync/created"), name
+    for name, object_type in (("portal_companies", "companies"), ("portal_contacts", "contacts")):
+        in_portal = len(hubspot_records(demo_home, object_type, portal="portal_b.sqlite"))
+        assert in_portal == seeded.portals["portal_b"][object_type].app + by_name[name].value("app_load", "datasync/created"), name
     assert 0 < by_name["contacts"].value("matched", "datasync/matched") and by_name["contacts"].value("app_load", "datasync/excluded") > 0
     assert 0 < by_name["companies"].value("matched", "datasync/matched")  # domains written differently still match
     assert by_name["deals"].value("matched", "datasync/matched") == 0  # deals are never matched: created on the other side
+    assert 0 < by_name["portal_contacts"].value("matched", "datasync/matched") and 0 < by_name["portal_companies"].value("matched", "datasync/matched")
     run = instance.get_run_by_id(report.run_id)
     assert run.tags["datasync/mode"] == "first"
 
     # Associations (rule 8): written both ways; those to a record the partner did not link fail alone, and are kept.
     assert "associations" not in by_name["companies"].metadata
-    for name in ("contacts", "deals"):
+    for name in ("contacts", "deals", "portal_contacts"):
         associations = by_name[name].metadata["associations"]
         assert associations["datasync/associations_created_in_hubspot"] > 0 and associations["datasync/associations_updated_in_app"] > 0
         failed_associations = associations.get("datasync/failed/association_failed", 0)
@@ -99,15 +123,19 @@ def test_demo_first_sync_runs_end_to_end_and_a_rerun_changes_nothing(demo_home, 
     companies_by_key = {str(row["id"]) for row in app_rows(demo_home, "companies")}
     assert all(row["company_id"] is None or str(row["company_id"]) in companies_by_key for row in customers)
 
-    # The second first-sync finds everything linked: nothing created, nothing updated, no association written.
+    # The first portal is the hub between the app and the second portal: what one sync created in it, the other
+    # carries on at the next run. The run after that finds everything linked: nothing created, updated or associated.
+    assert run_first_sync(config, instance=instance).success
+    sizes = {name: side_sizes(demo_home, name) for name in by_name}
+    customers = app_rows(demo_home, "customers")
     rerun = run_first_sync(config, instance=instance)
     assert rerun.success
     for sync in rerun.syncs:
         for step in ("hubspot_load", "app_load"):
             assert sync.value(step, "datasync/created") == 0 and sync.value(step, "datasync/updated") == 0, (sync.name, step)
-        if sync.name != "companies":
+        if sync.name not in ("companies", "portal_companies"):
             assert sync.value("associations", "dagster/row_count") == 0, sync.name
-        assert (len(hubspot_records(demo_home, sync.name)), len(app_rows(demo_home, TABLES[sync.name]))) == after[sync.name]
+        assert side_sizes(demo_home, sync.name) == sizes[sync.name], sync.name
     assert app_rows(demo_home, "customers") == customers
     # Every linked app row holds its HubSpot id, those created in HubSpot by the first run included.
     linked = dict(zip(store.known_pairs("contacts")["app_id"], store.known_pairs("contacts")["hubspot_id"]))
