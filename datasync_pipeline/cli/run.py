@@ -65,10 +65,8 @@ def demo(
     console.print(f"seeded {counts.hubspot:,} HubSpot contacts and {counts.app:,} app customers ({counts.shared:,} people on both sides), "
                   f"with companies and deals, in {home}")
     for portal, objects in counts.portals.items():
-        if "contacts" in objects:
-            contacts = objects["contacts"]
-            console.print(f"seeded {contacts.app:,} contacts in the second portal {portal!r} ({contacts.shared:,} of them in the first "
-                          f"portal too), with {objects['companies'].app:,} companies" if "companies" in objects else "")
+        seeded = ", ".join(f"{each.app:,} {name} ({each.shared:,} of them in the first portal too)" for name, each in objects.items())
+        console.print(f"seeded the second portal {portal!r}: {seeded}")
     started = time.perf_counter()
     report = run_first_sync(config, log_level="WARNING")
     print_report(report, seconds=time.perf_counter() - started)

@@ -27,7 +27,7 @@ from datasync_pipeline.defs.launch import run_first_sync, run_incremental, run_r
 from datasync_pipeline.defs.resources import HubSpotResource, StateStoreResource
 from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.sandbox import Sandbox, SandboxSettings
-from datasync_pipeline.state import StateStore
+from datasync_pipeline.state import StateStore, echoes
 
 CONTACT_PROPERTIES = ["email", "firstname", "lastname", "city", "phone", "country", "jobtitle"]
 
@@ -182,13 +182,15 @@ def test_first_sync_links_contacts_by_email_ignoring_case_and_creates_the_rest_i
     store = world.store()
     assert store.pair_count("b_contacts") == 3
     assert store.outcome_counts("b_contacts") == {"excluded/no unique identity": 1}
-    excluded = store.engine  # the excluded record is the invalid one
-    assert invalid_a not in set(store.known_pairs("b_contacts")["hubspot_id"])
-    del excluded
+    assert invalid_a not in set(store.known_pairs("b_contacts")["hubspot_id"])  # the excluded record is the invalid one
     # Each record in portal B keeps its pair's HubSpot id (the origin property): a rerun links instead of creating.
     origins = world.b.records("contacts", ["email", DEFAULT_ORIGIN_PROPERTY])
     assert {p["email"].lower(): p[DEFAULT_ORIGIN_PROPERTY] for p in origins.values()} == {
         email: f"b_contacts:{a[email]['id']}" for email in b}
+
+    # Both watermarks are moved past the run's own writes (nothing else changed): no run follows to read them again.
+    marks = store.watermarks("b_contacts")
+    assert all(echoes.count_after(store, "b_contacts", side, marks[side]) == 0 for side in ("hubspot", "app"))
 
     rerun = first_sync(config, instance)["b_contacts"]
     for step in ("hubspot_load", "app_load"):

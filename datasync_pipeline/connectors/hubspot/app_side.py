@@ -173,20 +173,27 @@ class HubSpotSide:
         return changes[:limit], not more_edited and len(changes) <= limit
 
     def _newest_edits(self, since: datetime, count: int) -> tuple[dict[str, datetime], bool]:
-        """One search: up to ``count`` records (within a search page) last modified after ``since``, newest first,
-        and whether more match (HubSpot's ``total``), as the primary portal's probe asks (``ongoing/probe.py``)."""
-        after = {"propertyName": self.modified_property, "operator": "GT", "value": str(after_ms(since))}
-        body = {
-            "filterGroups": [{"filters": [after]}],
-            "sorts": [{"propertyName": self.modified_property, "direction": "DESCENDING"}],
-            "properties": [OBJECT_ID_PROPERTY, self.modified_property],
-            "limit": max(1, min(count, SEARCH_PAGE_SIZE)),
-        }
-        answer = self.client.search(self.object_type, body)
-        results = answer.get("results") or []
-        edited = {str(record["id"]): modified_at(record, self.modified_property) or EPOCH for record in results}
-        next_page = ((answer.get("paging") or {}).get("next") or {}).get("after")
-        return edited, int(answer.get("total") or 0) > len(results) or bool(next_page)
+        """Up to ``count`` records last modified after ``since``, newest first, and whether more match (HubSpot's
+        ``total``): one search while ``count`` fits a page (the sensor's probe, as the primary portal's probe asks,
+        ``ongoing/probe.py``), further pages for more (a run settling past its own writes, ``ongoing/own_writes.py``)."""
+        after_filter = {"propertyName": self.modified_property, "operator": "GT", "value": str(after_ms(since))}
+        edited: dict[str, datetime] = {}
+        page_after: str | None = None
+        while True:
+            body = {
+                "filterGroups": [{"filters": [after_filter]}],
+                "sorts": [{"propertyName": self.modified_property, "direction": "DESCENDING"}],
+                "properties": [OBJECT_ID_PROPERTY, self.modified_property],
+                "limit": max(1, min(count - len(edited), SEARCH_PAGE_SIZE)),
+                **({"after": page_after} if page_after else {}),
+            }
+            answer = self.client.search(self.object_type, body)
+            results = answer.get("results") or []
+            edited.update({str(record["id"]): modified_at(record, self.modified_property) or EPOCH for record in results})
+            page_after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            more = int(answer.get("total") or 0) > len(edited) or bool(page_after)
+            if not more or not results or len(edited) >= count or not page_after:
+                return edited, more
 
     # --- mapping checks ----------------------------------------------------------------------------------
     def value_types(self) -> Mapping[str, FieldType]:
