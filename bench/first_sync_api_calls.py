@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+
+from served_sandbox import free_port, start_sandbox  # bench/served_sandbox.py
 
 BENCH_TOKEN = "bench-token"
 CONFIG = """
@@ -61,7 +62,7 @@ def main() -> None:
     port = free_port()
     control_token = secrets.token_urlsafe(16)
     load_before = os.getloadavg()
-    sandbox = start_sandbox(home, port, args.tier, args.latency_ms, control_token)
+    sandbox = start_sandbox(home, "sandbox", port, args.tier, args.latency_ms, token=BENCH_TOKEN, control_token=control_token)
     try:
         url = f"http://127.0.0.1:{port}"
         workers = []
@@ -118,31 +119,6 @@ def seed_portal_and_apps(home: Path, records: int, names: list[str]) -> None:
         with engine.begin() as connection:
             connection.execute(sa.insert(table), rows)
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_sandbox(home: Path, port: int, tier: str, latency_ms: int, control_token: str) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "datasync"), "sandbox", "serve", "--port", str(port),
-               "--db", str(home / "sandbox.sqlite"), "--tier", tier, "--latency-ms", str(latency_ms)]
-    env = {**os.environ, "DATASYNC_SANDBOX_TOKEN": BENCH_TOKEN, "DATASYNC_SANDBOX_CONTROL_TOKEN": control_token}
-    with (home / "sandbox.log").open("wb") as log:  # the server's access log, one line a request
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # waiting for another process to listen: nothing to be notified by
-        if process.poll() is not None:
-            raise SystemExit(f"the sandbox exited at start (exit {process.returncode})")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", headers={"X-Sandbox-Control-Token": control_token}, timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("the sandbox did not start listening within 60 s")
 
 
 def run_worker(config_path: Path, result_path: Path) -> None:

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+
+from served_sandbox import free_port, start_sandbox  # bench/served_sandbox.py
 
 TOKENS = {"hubspot": "bench-token-a", "portal_b": "bench-token-b"}
 CONFIG = """
@@ -59,7 +60,7 @@ def main() -> None:
     try:
         for name in TOKENS:
             port, control = free_port(), secrets.token_urlsafe(16)
-            servers[name] = (start_sandbox(home, name, port, args.tier, args.latency_ms, control), control)
+            servers[name] = (start_sandbox(home, name, port, args.tier, args.latency_ms, token=TOKENS[name], control_token=control), control)
             urls[name] = f"http://127.0.0.1:{port}"
         config_path, result_path = home / "datasync.yaml", home / "result.json"
         config_path.write_text(CONFIG.format(url_a=urls["hubspot"], url_b=urls["portal_b"], tier=args.tier, home=home))
@@ -100,7 +101,7 @@ def main() -> None:
             print(f"  {account:<8} {total:>6,} calls  {100 * total / per:.3f} per 100 {run['per_what']}  429s: {throttled[account]}")
             for endpoint, count in sorted(calls.items()):
                 print(f"    {count:>6,}  {100 * count / per:7.3f}  {endpoint}")
-    print(f"\nsandboxes counted (server side, edits included): " + "; ".join(f"{name} {sum(c.values()):,}" for name, c in served.items()))
+    print("\nsandboxes counted (server side, edits included): " + "; ".join(f"{name} {sum(c.values()):,}" for name, c in served.items()))
     print(f"load average after: {fmt_load(load_after)}")
 
 
@@ -119,31 +120,6 @@ def seed_portals(home: Path, records: int) -> None:
         sandbox = Sandbox(SandboxSettings(db_path=str(home / f"{name}.sqlite"), token=TOKENS[name]))
         sandbox.seed("contacts", contacts)
         sandbox.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_sandbox(home: Path, name: str, port: int, tier: str, latency_ms: int, control_token: str) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "datasync"), "sandbox", "serve", "--port", str(port),
-               "--db", str(home / f"{name}.sqlite"), "--tier", tier, "--latency-ms", str(latency_ms)]
-    env = {**os.environ, "DATASYNC_SANDBOX_TOKEN": TOKENS[name], "DATASYNC_SANDBOX_CONTROL_TOKEN": control_token}
-    with (home / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # waiting for another process to listen: nothing to be notified by
-        if process.poll() is not None:
-            raise SystemExit(f"the {name} sandbox exited at start (exit {process.returncode})")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", headers={"X-Sandbox-Control-Token": control_token}, timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"the {name} sandbox did not start listening within 60 s")
 
 
 ID_IN_PATH = re.compile(r"/\d+(?=/|$)")
