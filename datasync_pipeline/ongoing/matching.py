@@ -82,22 +82,13 @@ def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Ser
     )
 
 
-def _with_last_values(store, sync: SyncSpec, links: pd.DataFrame) -> pd.DataFrame:
-    """The links (hubspot_id, app_id, status) with the values each side held after the last sync (the base of
-    the three-way merge)."""
-    if links.empty:
-        return links.assign(hubspot_values=None, app_values=None)
-    values = store.last_values(sync.name, hubspot_ids=links["hubspot_id"])[["hubspot_id", "app_id", "hubspot_values", "app_values"]]
-    return links[["hubspot_id", "app_id", "status"]].merge(values, on=["hubspot_id", "app_id"], how="left")
-
-
 def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store,
                      keeps_origins: bool = True) -> MatchedRecords:
     """``keeps_origins``: whether the app's records keep their linked HubSpot id (``AppConnector.keeps_origins``)."""
     present_hubspot, present_app = hubspot["record_id"].astype(str), app["record_id"].astype(str)
     read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
-    stored = _with_last_values(store, sync, store.known_pairs(sync.name))
+    stored = store.pairs_with_values(sync.name)
     known, reused = _release_reused_keys(sync, mappings, stored, read_app, keeps_origins=keeps_origins)
     synced = known[known["status"] == SYNCED]
     deletions = Deletions(

@@ -49,16 +49,18 @@ def record_pending(store: Any, sync: str, side: str, kind: str, values: Mapping[
 
 
 def pending(store: Any, sync: str, side: str, kind: str, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The pending writes of these records (record id -> {property: value}); records without one are left out."""
-    ids = list(dict.fromkeys(str(record_id) for record_id in record_ids))
-    found: dict[str, dict[str, Any]] = {}
+    """The pending writes of these records (record id -> {property: value}); records without one are left out.
+
+    One query for the sync's entries of this side and kind, filtered here: the table holds at most one run's
+    writes (usually none), while the ids asked about can be every link of a first sync.
+    """
+    query = sa.select(pending_writes.c.record_id, pending_writes.c["values"]).where(
+        pending_writes.c.sync == sync, pending_writes.c.side == side, pending_writes.c.kind == kind)
     with store.engine.connect() as connection:
-        for start in range(0, len(ids), CHUNK):
-            query = sa.select(pending_writes.c.record_id, pending_writes.c["values"]).where(
-                pending_writes.c.sync == sync, pending_writes.c.side == side, pending_writes.c.kind == kind,
-                pending_writes.c.record_id.in_(ids[start : start + CHUNK]))
-            found.update({record_id: dict(values or {}) for record_id, values in connection.execute(query)})
-    return found
+        entries = {record_id: values for record_id, values in connection.execute(query)}
+    if not entries:
+        return {}
+    return {record_id: dict(entries[record_id] or {}) for record_id in (str(i) for i in record_ids) if record_id in entries}
 
 
 def clear_pending(store: Any, sync: str, *, hubspot_ids: Iterable[str], app_ids: Iterable[str],

@@ -49,6 +49,18 @@ class StateStore:
             rows = connection.execute(query).all()
         return pd.DataFrame(rows, columns=["hubspot_id", "app_id", "status"], dtype=object)
 
+    def pairs_with_values(self, sync: str) -> pd.DataFrame:
+        """Every link of a sync (hubspot_id, app_id, status) with the values each side held after the last sync, in
+        one query (a first sync needs them all)."""
+        query = sa.select(pairs.c.hubspot_id, pairs.c.app_id, pairs.c.status, pairs.c.hubspot_values, pairs.c.app_values).where(
+            pairs.c.sync == sync)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["hubspot_id", "app_id", "status", "hubspot_values", "app_values"], dtype=object)
+        for side in ("hubspot_values", "app_values"):
+            frame[side] = frame[side].map(lambda values: values or {})
+        return frame
+
     def last_values(self, sync: str, *, hubspot_ids: Iterable[str] = (), app_ids: Iterable[str] = ()) -> pd.DataFrame:
         """The pairs touching these records, with the values each side held after the last sync."""
         wanted_hubspot, wanted_app = [str(i) for i in hubspot_ids], [str(i) for i in app_ids]
