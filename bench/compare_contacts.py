@@ -188,7 +188,7 @@ def _peak_mb(reset: bool) -> float:
 
 def _contacts_mappings():
     from datasync_pipeline.config.model import SyncSpec
-    from datasync_pipeline.objects.catalogue import resolve_mappings
+    from datasync_pipeline.sync.mappings import resolve_mappings
 
     return resolve_mappings(SyncSpec(name="contacts", object="contacts", app="crm", table={"name": "customers"}))
 

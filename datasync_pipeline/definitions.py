@@ -14,17 +14,11 @@ from datasync_pipeline.defs.assets.associations import build_association_assets
 from datasync_pipeline.defs.assets.sync_chain import build_sync_assets
 from datasync_pipeline.defs.checks import build_health_checks
 from datasync_pipeline.defs.jobs import first_sync_job, first_sync_job_of, incremental_sync_job
+from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, StateStoreResource, SyncRunResource, connection_resource_key, resource_value
 from datasync_pipeline.defs.restore_job import build_restore_job
 from datasync_pipeline.defs.sensors import build_change_sensor
-from datasync_pipeline.defs.resources import (
-    STATE_STORE_KEY,
-    SYNC_RUN_KEY,
-    StateStoreResource,
-    SyncRunResource,
-    connection_resource_key,
-    resource_value,
-)
 from datasync_pipeline.defs.step_outputs import RunMemoryIOManager
+from datasync_pipeline.settings import Settings
 
 
 def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource]:
@@ -39,11 +33,13 @@ def build_resources(config: DatasyncConfig) -> dict[str, dg.ConfigurableResource
     return resources
 
 
-def build_definitions(config: DatasyncConfig) -> dg.Definitions:
+def build_definitions(config: DatasyncConfig, settings: Settings | None = None) -> dg.Definitions:
+    """``settings``: the environment's (``settings.py``), read once here and handed to the assets and the sensor."""
+    settings = settings or Settings.from_environment()
     enabled = [sync for sync in config.syncs if sync.enabled]
-    assets = [asset for sync in enabled for asset in build_sync_assets(config, sync)]
+    assets = [asset for sync in enabled for asset in build_sync_assets(config, sync, settings)]
     # Each sync's associations asset joins its group, so the first-sync job picks it up with the chain.
-    assets += build_association_assets(config)
+    assets += build_association_assets(config, settings)
     names = [sync.name for sync in enabled]
     return dg.Definitions(
         assets=assets,
@@ -52,7 +48,7 @@ def build_definitions(config: DatasyncConfig) -> dg.Definitions:
         # Every run in one process: no Python start-up per step (a UI-launched run is as fast as the command
         # line's), and step outputs stay in that run's memory (defs/step_outputs.py), never shared between runs.
         executor=dg.in_process_executor,
-        sensors=[build_change_sensor(config)],
+        sensors=[build_change_sensor(config, settings)],
         asset_checks=build_health_checks(config),
         resources=build_resources(config),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from datasync_pipeline.cli.check import check
+from datasync_pipeline.cli.conflicts import conflicts
 from datasync_pipeline.cli.health import health
 from datasync_pipeline.cli.records import records
-from datasync_pipeline.cli.conflicts import conflicts
 from datasync_pipeline.cli.restore import restore
 from datasync_pipeline.cli.run import demo, first_sync
 from datasync_pipeline.cli.sandbox import sandbox_app

@@ -24,8 +24,8 @@ from datasync_pipeline.health.catalogue import guide_for
 from datasync_pipeline.health.history import RunSummary, SyncHistory, last_success, sync_history
 from datasync_pipeline.health.object_view import SyncHealth, object_view
 from datasync_pipeline.health.verdict import Verdict, default_stale_after, judge
-from datasync_pipeline.ongoing.probe import format_time
 from datasync_pipeline.state import progress
+from datasync_pipeline.sync.probe import format_time
 
 STALE_HELP = (
     "minutes without a successful run after which a sync counts as stale (exit 1); default: "

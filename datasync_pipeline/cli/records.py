@@ -17,15 +17,7 @@ from rich.table import Table
 
 from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_state_or_exit
 from datasync_pipeline.health.export import export_format, export_records
-from datasync_pipeline.health.records import (
-    RecordViewError,
-    choose_columns,
-    count_records,
-    parse_time,
-    read_records,
-    selected_syncs,
-    table_columns,
-)
+from datasync_pipeline.health.records import RecordViewError, choose_columns, count_records, parse_time, read_records, selected_syncs, table_columns
 from datasync_pipeline.health.rows import STATUSES, RecordFilter
 
 

@@ -22,9 +22,9 @@ from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_store_
 from datasync_pipeline.config import DatasyncConfig, SyncSpec
 from datasync_pipeline.config.loader import config_path as resolve_config_path
 from datasync_pipeline.health.object_view import sync_health
-from datasync_pipeline.ongoing.probe import APP, HUBSPOT, format_time, iso_time
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import holder
+from datasync_pipeline.sync.probe import APP, HUBSPOT, format_time, iso_time
 
 sync_app = typer.Typer(help="List the syncs; disable, re-enable or delete one.", no_args_is_help=True)
 NameArgument = typer.Argument(..., help="the sync's name in datasync.yaml")

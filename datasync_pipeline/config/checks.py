@@ -20,16 +20,17 @@ import httpx
 import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, HubSpotConnection, SqlConnection, SyncSpec
-from datasync_pipeline.connectors.registry import kind_of
 from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.hubspot import HubSpotClient
+from datasync_pipeline.connectors.registry import kind_of
 from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.connectors.sql.schema import missing_columns, missing_table
 from datasync_pipeline.connectors.sql.spec import SqlTableSpec
 from datasync_pipeline.connectors.sql.value_types import field_types
 from datasync_pipeline.errors import DatasyncError
-from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, ResolvedMapping, incompatibility, resolve_mappings
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, ResolvedMapping, incompatibility
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, missing_field_problem, with_property_types
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 Problem = tuple[tuple[Any, ...], str]
 

@@ -18,25 +18,15 @@ from datasync_pipeline.connectors.hubspot.config import HubSpotConnection, Sandb
 from datasync_pipeline.connectors.registry import connection_union
 from datasync_pipeline.connectors.sql.config import SqlConnection
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
+from datasync_pipeline.vocabulary import Direction, Side
 
-__all__ = ["ENV_REFERENCE", "HubSpotConnection", "SandboxSpec", "SqlConnection", "StrictModel"]
+__all__ = ["ENV_REFERENCE", "Direction", "HubSpotConnection", "SandboxSpec", "Side", "SqlConnection", "StrictModel"]
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 # Connections are the connectors' own models, found by their `kind` (connectors/registry.py).
 Connection = connection_union()
-
-
-class Direction(StrEnum):
-    TWO_WAY = "two_way"
-    APP_TO_HUBSPOT = "app_to_hubspot"
-    HUBSPOT_TO_APP = "hubspot_to_app"
-
-
-class Side(StrEnum):
-    HUBSPOT = "hubspot"
-    APP = "app"
 
 
 class AppTable(StrictModel):

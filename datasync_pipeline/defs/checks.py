@@ -7,7 +7,6 @@ message, what to do), read from the state store. Its severity says how bad it is
 ``DATASYNC_FAILED_SHARE_ERROR`` (default 0.05, i.e. 5%) of the sync's records fail, WARN below.
 """
 
-import os
 
 import dagster as dg
 import sqlalchemy as sa
@@ -16,23 +15,16 @@ from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.defs.resources import STATE_STORE_KEY
 from datasync_pipeline.health.catalogue import guide_for
 from datasync_pipeline.health.object_view import SyncHealth, sync_health
+from datasync_pipeline.settings import current as current_settings
 from datasync_pipeline.state.tables import record_status
 
 CHECK_NAME = "no_failed_records"
-SHARE_VARIABLE = "DATASYNC_FAILED_SHARE_ERROR"
-DEFAULT_ERROR_SHARE = 0.05
 RECORDS_SHOWN = 50
 
 
 def error_share() -> float:
-    raw = os.environ.get(SHARE_VARIABLE, "").strip()
-    try:
-        share = float(raw) if raw else DEFAULT_ERROR_SHARE
-    except ValueError:
-        raise ValueError(f"{SHARE_VARIABLE} must be a share between 0 and 1, e.g. 0.05; got {raw!r}") from None
-    if not 0 <= share <= 1:
-        raise ValueError(f"{SHARE_VARIABLE} must be a share between 0 and 1, e.g. 0.05; got {raw!r}")
-    return share
+    """The failed share at which the check is an error (``DATASYNC_FAILED_SHARE_ERROR``, ``settings.py``)."""
+    return current_settings().failed_share_error
 
 
 def build_health_checks(config: DatasyncConfig) -> list[dg.AssetChecksDefinition]:

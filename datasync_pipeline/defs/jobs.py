@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from datasync_pipeline.defs.resources import DRY_RUN_TAG, MODE_TAG, SYNC_RUN_KEY, SYNC_TAG
+from datasync_pipeline.defs.resources import SYNC_RUN_KEY
+from datasync_pipeline.vocabulary import DRY_RUN_TAG, MODE_TAG, REASON_TAG, SYNC_TAG
 
-__all__ = ["DRY_RUN_TAG", "MODE_TAG", "SYNC_TAG"]
+__all__ = ["DRY_RUN_TAG", "MODE_TAG", "REASON_TAG", "SYNC_TAG"]
 
 FIRST_SYNC_JOB = "first_sync"
 INCREMENTAL_SYNC_JOB = "incremental_sync"
-REASON_TAG = "datasync/reason"  # why an incremental run was launched: change, retry, reconcile
 CHAIN_STEPS = ("hubspot_records", "app_records", "matched", "merge_plan", "hubspot_load", "app_load", "checkpoint")
 
 

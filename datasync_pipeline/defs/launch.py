@@ -17,16 +17,7 @@ from typing import Any
 import dagster as dg
 
 from datasync_pipeline.config import DatasyncConfig
-from datasync_pipeline.defs.jobs import (
-    DRY_RUN_TAG,
-    FIRST_SYNC_JOB,
-    INCREMENTAL_SYNC_JOB,
-    MODE_TAG,
-    REASON_TAG,
-    SYNC_TAG,
-    first_sync_job_name,
-    run_config,
-)
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, REASON_TAG, SYNC_TAG, first_sync_job_name, run_config
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 # The code location's name (``workspace.yaml``, ``pyproject.toml``) and Dagster's label tag for it: the UI lists a

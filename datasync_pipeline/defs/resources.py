@@ -8,8 +8,6 @@ resource is built (``definitions.py``), never read at import time, and clients a
 
 from __future__ import annotations
 
-from enum import Enum
-
 import dagster as dg
 from pydantic import PrivateAttr
 
@@ -18,6 +16,8 @@ from datasync_pipeline.connectors.hubspot.resource import EMBEDDED_SANDBOX_URL, 
 from datasync_pipeline.connectors.sql.resource import SqlAppResource
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import Lease, LeaseLost, SyncBusy
+from datasync_pipeline.vocabulary import DRY_RUN_TAG, MODE_TAG, SYNC_TAG, RunMode
+
 
 class StateStoreResource(dg.ConfigurableResource):
     """The state store; one engine (and one schema check) per run, whatever number of steps use it."""
@@ -34,18 +34,6 @@ class StateStoreResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._store is not None:
             self._store.engine.dispose()
-
-
-class RunMode(Enum):
-    """How a run reads: ``first`` compares both sides in full (rule 6); ``incremental`` reads what changed."""
-
-    first = "first"
-    incremental = "incremental"
-
-
-SYNC_TAG = "datasync/sync"
-MODE_TAG = "datasync/mode"
-DRY_RUN_TAG = "datasync/dry_run"
 
 
 class SyncRunResource(dg.ConfigurableResource):

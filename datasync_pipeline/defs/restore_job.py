@@ -11,9 +11,9 @@ import pandas as pd
 from datasync_pipeline.config.model import DatasyncConfig
 from datasync_pipeline.defs.jobs import MODE_TAG
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
-from datasync_pipeline.objects.catalogue import resolve_mappings
-from datasync_pipeline.restore import preview_restore, restore_deleted
 from datasync_pipeline.state.leases import Lease, SyncBusy
+from datasync_pipeline.sync.mappings import resolve_mappings
+from datasync_pipeline.sync.restore import preview_restore, restore_deleted
 
 RESTORE_JOB = "restore_deleted"
 PREVIEW_ROWS_SHOWN = 50
@@ -68,12 +68,11 @@ def build_restore_job(datasync_config: DatasyncConfig) -> dg.JobDefinition:
 def _restore(context: dg.OpExecutionContext, datasync_config: DatasyncConfig, sync, target: str, store):
     """Recreate (HubSpot) or undelete (app) the deleted records of one sync."""
     mappings = resolve_mappings(sync)
-    side = getattr(context.resources, connection_resource_key(sync.app)).side(sync, mappings)
-    if target == "hubspot":
-        # The app records of the recreated ones keep their new HubSpot ids (the SQL external-id column).
-        client = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).client
-        return restore_deleted(store, sync, mappings, "hubspot", client=client, connector=side)
-    return restore_deleted(store, sync, mappings, "app", connector=side)
+    app = getattr(context.resources, connection_resource_key(sync.app)).side(sync, mappings)
+    # Restoring into HubSpot, the app records of the recreated ones keep their new HubSpot ids (the SQL external-id column).
+    hubspot = getattr(context.resources, connection_resource_key(datasync_config.hubspot_connection_name(sync))).primary_side(sync, mappings) \
+        if target == "hubspot" else None
+    return restore_deleted(store, sync, mappings, target, hubspot=hubspot, app=app)
 
 
 def _markdown(preview: pd.DataFrame) -> str:

@@ -18,34 +18,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
 from datasync_pipeline.config import DatasyncConfig, SyncSpec
-from datasync_pipeline.defs.jobs import (
-    FIRST_SYNC_JOB,
-    INCREMENTAL_SYNC_JOB,
-    MODE_TAG,
-    DRY_RUN_TAG,
-    REASON_TAG,
-    SYNC_TAG,
-    run_config,
-    sync_asset_keys,
-)
 from datasync_pipeline.defs.assets.associations import association_targets
+from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, REASON_TAG, SYNC_TAG, run_config, sync_asset_keys
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
-from datasync_pipeline.ongoing.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
-from datasync_pipeline.settings import whole_seconds
+from datasync_pipeline.settings import Settings
 from datasync_pipeline.state import StateStore
-from datasync_pipeline.state.leases import holder, lease_seconds
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.state.leases import holder
+from datasync_pipeline.sync.mappings import resolve_mappings
+from datasync_pipeline.sync.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
 
 SENSOR_NAME = "datasync_changes"
-INTERVAL_VARIABLE = "DATASYNC_SENSOR_INTERVAL_SECONDS"
-DEFAULT_INTERVAL_SECONDS = 600
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -54,11 +42,6 @@ IN_PROGRESS = [
     dg.DagsterRunStatus.CANCELING,
 ]
 UNFINISHED_BUSINESS = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-
-def sensor_interval_seconds() -> int:
-    """``$DATASYNC_SENSOR_INTERVAL_SECONDS``, else 600 (rule 9: synced within 10 minutes)."""
-    return whole_seconds(INTERVAL_VARIABLE, DEFAULT_INTERVAL_SECONDS)
 
 
 def required_resource_keys(config: DatasyncConfig) -> set[str]:
@@ -74,11 +57,14 @@ def required_resource_keys(config: DatasyncConfig) -> set[str]:
     return keys
 
 
-def build_change_sensor(config: DatasyncConfig) -> dg.SensorDefinition:
+def build_change_sensor(config: DatasyncConfig, settings: Settings | None = None) -> dg.SensorDefinition:
+    """``settings``: the interval, the reconcile pace and the lease length (``settings.py``), read once."""
+    settings = settings or Settings.from_environment()
+
     @dg.sensor(
         name=SENSOR_NAME,
         job_name=INCREMENTAL_SYNC_JOB,
-        minimum_interval_seconds=sensor_interval_seconds(),
+        minimum_interval_seconds=settings.sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys=required_resource_keys(config),
         description="Launches an incremental run of a sync when HubSpot or its app changed since the last run (rule 9). "
@@ -89,20 +75,20 @@ def build_change_sensor(config: DatasyncConfig) -> dg.SensorDefinition:
         # the daemon does not. Either way they are read from `context.resources`, initialised.
         store = getattr(context.resources, STATE_STORE_KEY).store()
         try:
-            return _evaluate(context, config, store)
+            return _evaluate(context, config, store, settings)
         finally:
             store.engine.dispose()
 
     return datasync_changes
 
 
-def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store: StateStore):
+def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store: StateStore, settings: Settings):
     """One tick: per sync, a reason to wait, a reason nothing is due, or an incremental run request."""
     lines: dict[str, str] = {}
     memo: dict[str, dict[str, Any]] = {}
     to_probe: list[SyncSpec] = []
     for sync in config.syncs:
-        waiting = _reason_to_wait(context.instance, store, sync, store.is_enabled(sync.name) if sync.enabled else False)
+        waiting = _reason_to_wait(context.instance, store, sync, store.is_enabled(sync.name) if sync.enabled else False, settings)
         if waiting is not None and waiting[0] == "stuck_run_failed":
             lines[sync.name] = waiting[1]  # said, then probed like any other sync
             waiting = None
@@ -123,7 +109,7 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     for name, result in probe.probe(to_probe).items():
         memo[name] = result.to_json()
         lines[name] = result.message
-        due = None if result.changed or result.needs_first_sync or result.failed else _due_without_change(context.instance, store, name)
+        due = None if result.changed or result.needs_first_sync or result.failed else _due_without_change(context.instance, store, name, settings)
         if result.changed or due:
             request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name), due=due,
                                               with_associations=name in with_associations)
@@ -174,7 +160,8 @@ def change_run_key(result: ProbeResult, *, retry_of: str | None = None) -> str:
     return f"{result.sync}:incremental:{digest}"
 
 
-def _reason_to_wait(instance: dg.DagsterInstance, store: StateStore, sync: SyncSpec, switched_on: bool) -> tuple[str, str] | None:
+def _reason_to_wait(instance: dg.DagsterInstance, store: StateStore, sync: SyncSpec, switched_on: bool,
+                    settings: Settings) -> tuple[str, str] | None:
     """(status, reason) when the sync must not be probed this tick, else None.
 
     A run that Dagster still shows as started but whose lease expired long ago is dead (its process was
@@ -195,11 +182,11 @@ def _reason_to_wait(instance: dg.DagsterInstance, store: StateStore, sync: SyncS
         started = running.start_time or running.create_timestamp.timestamp()
         took_lease = lease is not None and lease.run_id == run.run_id
         # Dead: its lease expired, or it never took one in a whole lease time (killed while starting).
-        dead = (took_lease and not lease.alive(now)) or (not took_lease and now.timestamp() - started > lease_seconds())
+        dead = (took_lease and not lease.alive(now)) or (not took_lease and now.timestamp() - started > settings.lease_seconds)
         if run.status == dg.DagsterRunStatus.STARTED and dead:
             minutes = (now.timestamp() - started) / 60
             message = (f"{kind} {run.run_id[:8]} of {name} was started {minutes:.0f} min ago and its lease expired "
-                       f"(no heartbeat for over {lease_seconds()} s): its process is gone")
+                       f"(no heartbeat for over {settings.lease_seconds} s): its process is gone")
             instance.report_run_failed(run, message=message)
             return "stuck_run_failed", f"{name}: {message}; marked it failed"
         state = run.status.value.lower().replace("_", " ")
@@ -222,17 +209,7 @@ def _run_in_progress(instance: dg.DagsterInstance, name: str) -> dg.RunRecord | 
     return None
 
 
-def reconcile_interval_seconds() -> int:
-    """How often a sync runs even without a detected change (``$DATASYNC_RECONCILE_SECONDS``, default an hour).
-
-    Some changes leave no newer timestamp to probe for: a record deleted on either side, an association
-    changed in HubSpot (it does not touch last-modified), a failed write waiting for its retry. The
-    reconciling run picks them up at this pace at the latest.
-    """
-    return int(os.environ.get("DATASYNC_RECONCILE_SECONDS", "3600"))
-
-
-def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: str) -> tuple[str, str] | None:
+def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: str, settings: Settings) -> tuple[str, str] | None:
     """(key suffix, reason) when a sync should run although neither side shows a change."""
     now = datetime.now(UTC)
     for recorded_by in ("hubspot", "app"):
@@ -240,7 +217,10 @@ def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: s
             return f"retry-{int(now.timestamp()) // 60}", "failed writes are due for a retry"
     records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
     last = records[0].end_time if records and records[0].end_time else None
-    interval = reconcile_interval_seconds()
+    # Some changes leave no newer timestamp to probe for: a record deleted on either side, an association changed
+    # in HubSpot (it does not touch last-modified), a failed write waiting for its retry. The reconciling run picks
+    # them up at this pace at the latest.
+    interval = settings.reconcile_seconds
     # The clock starts with the sync's first successful run recorded in this instance.
     if last is not None and now.timestamp() - last >= interval:
         bucket = int(now.timestamp()) // interval

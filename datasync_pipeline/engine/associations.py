@@ -40,10 +40,10 @@ from typing import Any
 
 import pandas as pd
 
-from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.plan import flows
 from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.objects.catalogue import AssociationKind
+from datasync_pipeline.vocabulary import Direction, Side
 
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
 CREATE_COLUMNS = ["from_id", "to_id", "type_id"]

@@ -13,11 +13,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.match import MatchResult
 from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
 from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values
 from datasync_pipeline.objects.catalogue import ResolvedMapping
+from datasync_pipeline.vocabulary import Direction, Side
 
 PAIR_VALUE_COLUMNS = ["hubspot_id", "app_id", "hubspot_values", "app_values"]
 
@@ -50,6 +50,23 @@ class MatchedRecords:
     def counts(self) -> dict[str, int]:
         return {**self.new.counts, "changed_pairs": len(self.changed_pairs), "invalid": len(self.invalid),
                 "deleted_in_hubspot": len(self.deletions.in_hubspot), "deleted_in_app": len(self.deletions.in_app)}
+
+
+def plan_matched(matched: MatchedRecords, mappings: list[ResolvedMapping], *, direction: Direction, default_app: Side) -> MergePlan:
+    """The complete plan of a run, in either mode: what each load writes, the pairs with the values each side holds
+    before the loads (what the checkpoint commits as the next base), and the app keys to release first."""
+    if matched.mode == "incremental":
+        plan = plan_incremental(matched, mappings, direction=direction, default_app=default_app)
+    else:
+        plan = plan_first_sync(matched.new, matched.hubspot, matched.app, mappings, direction=direction, default_app=default_app)
+    plan.released_app_keys = dict(matched.deletions.reused_app_keys)
+    fields = [m.hubspot for m in mappings]
+    base = matched.changed_pairs.set_index("hubspot_id") if len(matched.changed_pairs) else None
+    plan.pairs = plan.pairs.reset_index(drop=True)
+    for side in Side:
+        base_values = plan.pairs["hubspot_id"].map(base[f"{side}_values"]) if base is not None else None
+        plan.pairs[f"{side}_values"] = side_values(plan.pairs, getattr(matched, side.value), side.id_column, fields, base_values)
+    return plan
 
 
 def plan_incremental(

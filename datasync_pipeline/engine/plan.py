@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.match import MatchResult
 from datasync_pipeline.engine.normalize import blank_to_none, comparable_values, is_text, text_values
 from datasync_pipeline.objects.catalogue import ResolvedMapping
+from datasync_pipeline.vocabulary import Direction, Side
 
 UPDATE_COLUMNS = ["record_id", "other_id", "field", "value"]
 EXTERNAL_ID_COLUMNS = ["record_id", "hubspot_id"]
@@ -46,6 +46,14 @@ class MergePlan:
     app_external_ids: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object))
     # Pairs whose app key another row holds now (hubspot id -> key): released before any link is written.
     released_app_keys: dict[str, str] = field(default_factory=dict)
+
+    def creates_for(self, side: Side) -> pd.DataFrame:
+        """The records to create on ``side`` (``ref``: the id of the record each comes from)."""
+        return self.hubspot_creates if side is Side.HUBSPOT else self.app_creates
+
+    def updates_for(self, side: Side) -> pd.DataFrame:
+        """The field updates of records on ``side``."""
+        return self.hubspot_updates if side is Side.HUBSPOT else self.app_updates
 
 
 def flows(direction: Direction, to: Side) -> bool:

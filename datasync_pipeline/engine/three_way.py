@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from datasync_pipeline.config.model import Direction, Side
 from datasync_pipeline.engine.normalize import blank_to_none, comparable
 from datasync_pipeline.engine.plan import CONFLICT_COLUMNS, UPDATE_COLUMNS, flows
 from datasync_pipeline.objects.catalogue import ResolvedMapping
+from datasync_pipeline.vocabulary import Direction, Side
 
 
 def _differs(left: pd.Series, right: pd.Series) -> pd.Series:

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.health.rows import BASE_COLUMNS, RecordFilter, field_label, paired_rows, unpaired_rows
-from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, resolve_mappings
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 CHUNK_SIZE = 50_000
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datasync_pipeline.health.object_view import SyncHealth
-from datasync_pipeline.ongoing.probe import format_time, iso_time
+from datasync_pipeline.sync.probe import format_time, iso_time
 
 FAILING, STALE, HISTORY_UNAVAILABLE = "failing", "stale", "history_unavailable"
 
@@ -53,9 +53,11 @@ class Verdict:
 
 def default_stale_after() -> timedelta:
     """Two sensor ticks and one reconcile interval, from the same settings the sensor reads."""
-    from datasync_pipeline.defs.sensors import reconcile_interval_seconds, sensor_interval_seconds
+    from datasync_pipeline.settings import current
 
-    return timedelta(seconds=2 * sensor_interval_seconds() + reconcile_interval_seconds())
+    settings = current()
+
+    return timedelta(seconds=2 * settings.sensor_interval_seconds + settings.reconcile_seconds)
 
 
 def judge(

@@ -7,13 +7,8 @@ required) or add custom mappings. Identity (rule 6) says how the first sync matc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from datasync_pipeline.config.model import SyncSpec
 
 
 class Identity(StrEnum):
@@ -201,32 +196,3 @@ ASSOCIATIONS: dict[tuple[str, str], AssociationKind] = {
         *_activity_links("meetings", 200, 188, 212),
     ]
 }
-
-
-def resolve_mappings(sync: SyncSpec, property_types: Mapping[str, ValueType] | None = None) -> list[ResolvedMapping]:
-    """The mappings in force: defaults (renamed or switched off by the sync) plus its custom ones.
-
-    A custom mapping's value type is the one its config states, else the HubSpot property's own type
-    from ``property_types`` (name -> type, read from the property definitions), else undecided yet
-    (``type_declared=False``, string until the definitions are known).
-    """
-    property_types = property_types or {}
-    object_type = OBJECT_TYPES[sync.object]
-    overrides = {m.hubspot: m for m in sync.mappings}
-    resolved: list[ResolvedMapping] = []
-    for default in object_type.default_mappings:
-        override = overrides.pop(default.hubspot, None)
-        if override is None and not sync.use_default_mappings and not default.required:
-            continue
-        if override is not None and not override.enabled:
-            continue
-        # A SQL app names the default columns as the catalogue does; another HubSpot portal names them as HubSpot does.
-        app_column = override.app if override is not None and override.app else (default.app if sync.table is not None else default.hubspot)
-        app_type = override.app_type if override is not None else None
-        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type))
-    for custom in overrides.values():
-        if custom.enabled and custom.app:
-            value_type = custom.type or property_types.get(custom.hubspot)
-            resolved.append(ResolvedMapping(custom.hubspot, custom.app, value_type or ValueType.STRING, False, False, custom.app_type,
-                                            type_declared=value_type is not None))
-    return resolved

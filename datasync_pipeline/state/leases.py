@@ -26,11 +26,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from datasync_pipeline.errors import DatasyncError
-from datasync_pipeline.settings import whole_seconds
+from datasync_pipeline.settings import current as current_settings
 from datasync_pipeline.state.tables import metadata
-
-LEASE_SECONDS_VARIABLE = "DATASYNC_LEASE_SECONDS"
-DEFAULT_LEASE_SECONDS = 300
 
 leases = sa.Table(
     "datasync_leases",
@@ -44,8 +41,8 @@ leases = sa.Table(
 
 
 def lease_seconds() -> int:
-    """``$DATASYNC_LEASE_SECONDS``, else 300: how long a run that stopped renewing holds its syncs."""
-    return whole_seconds(LEASE_SECONDS_VARIABLE, DEFAULT_LEASE_SECONDS)
+    """How long a run that stopped renewing holds its syncs (``DATASYNC_LEASE_SECONDS``, ``settings.py``)."""
+    return current_settings().lease_seconds
 
 
 class SyncBusy(DatasyncError):

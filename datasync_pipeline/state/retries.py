@@ -9,25 +9,25 @@ required field) would fail the same way again: they wait until the record change
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from datasync_pipeline.errors import ErrorCategory
+from datasync_pipeline.settings import current as current_settings
 
 RETRYABLE = {ErrorCategory.RATE_LIMITED, ErrorCategory.SERVER_ERROR, ErrorCategory.DATABASE_ERROR, ErrorCategory.UNKNOWN}
 
 
 def max_attempts() -> int:
-    return int(os.environ.get("DATASYNC_RETRY_MAX_ATTEMPTS", "5"))
+    return current_settings().retry_max_attempts
 
 
 def records_per_run() -> int:
-    return int(os.environ.get("DATASYNC_RETRY_RECORDS_PER_RUN", "500"))
+    return current_settings().retry_records_per_run
 
 
 def backoff(attempts: int) -> timedelta:
     """10 minutes after the first failure, doubling, at most a day (base from DATASYNC_RETRY_BACKOFF_SECONDS)."""
-    base = float(os.environ.get("DATASYNC_RETRY_BACKOFF_SECONDS", "600"))
+    base = current_settings().retry_backoff_seconds
     return timedelta(seconds=min(base * 2 ** (attempts - 1), 86_400))
 
 

@@ -1,4 +1,4 @@
-"""What a sync tells the connector of its app side (``SideBinding``): its field names, filters and associations."""
+"""What a sync tells the connector of each side (``SideBinding``): its field names, filters and associations."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def side_binding(sync: SyncSpec, mappings: list[ResolvedMapping]) -> SideBinding
         filters=tuple(sync.filters.app),
         associations=tuple(a for a in sync.associations if a.enabled),
     )
+
+
+def hubspot_binding(sync: SyncSpec, mappings: list[ResolvedMapping]) -> SideBinding:
+    """The sync's own HubSpot side as a writer sees it: each engine field is the property of the same name."""
+    return SideBinding(sync_name=sync.name, object_type=sync.object, fields={m.hubspot: m.hubspot for m in mappings})
 
 
 def app_name(sync: SyncSpec) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from datasync_pipeline.config import ConfigError, load_config, parse_config
 from datasync_pipeline.config.model import Direction, HubSpotConnection, Side
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 VALID = """\
 connections:

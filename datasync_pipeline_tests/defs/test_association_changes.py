@@ -103,7 +103,7 @@ def test_a_company_cleared_in_the_app_is_removed_in_hubspot(make_world, instance
 
 
 def test_the_association_writes_are_not_taken_for_changes_by_the_probe(make_world, instance):
-    from datasync_pipeline_tests.ongoing.test_probe import client_for, make_probe
+    from datasync_pipeline_tests.sync.test_probe import client_for, make_probe
 
     # The first sync created Ann's row in the app, then its associations step set her company there.
     world, ann, companies = linked_world(make_world, instance)

@@ -23,7 +23,7 @@ from datasync_pipeline.defs.sensors import SENSOR_NAME, build_change_sensor
 from datasync_pipeline.sandbox import ServedSandbox, serve_in_thread
 from datasync_pipeline.state import StateStore
 from datasync_pipeline_tests.defs.scenario import ContactsScenario, contacts_scenario
-from datasync_pipeline_tests.ongoing.changes import BEFORE, WATERMARK, write_customer
+from datasync_pipeline_tests.sync.changes import BEFORE, WATERMARK, write_customer
 
 SECOND_CONTACTS_SYNC = """
   - name: leads

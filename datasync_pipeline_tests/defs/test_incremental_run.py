@@ -43,7 +43,7 @@ def crash_at_checkpoint(monkeypatch, scenario, instance) -> None:
         raise RuntimeError("killed after the loads")
 
     with monkeypatch.context() as patch:
-        patch.setattr("datasync_pipeline.defs.assets.sync_chain.commit_pair_values", crash)
+        patch.setattr("datasync_pipeline.sync.checkpoint.commit_pair_values", crash)
         assert not run_incremental(scenario.config, ["contacts"], instance=instance).success
 
 

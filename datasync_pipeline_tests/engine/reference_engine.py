@@ -14,7 +14,7 @@ from functools import lru_cache
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
-from datasync_pipeline.config.model import Direction, Side
+from datasync_pipeline.vocabulary import Direction, Side
 from datasync_pipeline.engine.domains import domain_key  # its normalisation changed on purpose; tested on its own
 from datasync_pipeline.engine.filters import IN_FILTERS
 from datasync_pipeline.engine.plan import flows

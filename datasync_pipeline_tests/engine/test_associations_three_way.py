@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from datasync_pipeline.config.model import Direction, Side
+from datasync_pipeline.vocabulary import Direction, Side
 from datasync_pipeline.engine.associations import BASE_COLUMNS, plan_associations
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS
 

@@ -16,7 +16,8 @@ from datasync_pipeline.config.model import Direction, Side, SyncSpec
 from datasync_pipeline.engine.filters import IN_FILTERS
 from datasync_pipeline.engine.match import match_records
 from datasync_pipeline.engine.plan import plan_first_sync
-from datasync_pipeline.objects.catalogue import OBJECT_TYPES, resolve_mappings
+from datasync_pipeline.objects.catalogue import OBJECT_TYPES
+from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline_tests.engine import reference_engine as reference
 
 EMAILS = [

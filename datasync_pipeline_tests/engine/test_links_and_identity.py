@@ -12,7 +12,8 @@ from datasync_pipeline.config.model import Direction, Side, SyncSpec
 from datasync_pipeline.engine.match import NO_UNIQUE_IDENTITY, match_records
 from datasync_pipeline.engine.plan import plan_first_sync, updates_by_record
 from datasync_pipeline.errors import ErrorCategory
-from datasync_pipeline.objects.catalogue import Identity, resolve_mappings
+from datasync_pipeline.objects.catalogue import Identity
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 CONTACTS = SyncSpec(name="contacts", object="contacts", app="crm", table={"name": "customers"})
 MAPPINGS = resolve_mappings(CONTACTS)

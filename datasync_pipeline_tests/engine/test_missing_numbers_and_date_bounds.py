@@ -17,7 +17,8 @@ from datasync_pipeline.engine.normalize import comparable
 from datasync_pipeline.engine.plan import plan_first_sync
 from datasync_pipeline.engine.validation import record_schema, split_invalid
 from datasync_pipeline.errors import ErrorCategory
-from datasync_pipeline.objects.catalogue import Identity, ResolvedMapping, ValueType, resolve_mappings
+from datasync_pipeline.objects.catalogue import Identity, ResolvedMapping, ValueType
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 PRODUCTS = resolve_mappings(SyncSpec(name="products", object="products", app="a", table={"name": "products"}))
 FIELDS = [m.hubspot for m in PRODUCTS]

@@ -7,7 +7,7 @@ import pandas as pd
 from datasync_pipeline.config.model import Direction, Side, SyncSpec
 from datasync_pipeline.engine.plan import updates_by_record
 from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 MAPPINGS = [m for m in resolve_mappings(SyncSpec(name="c", object="contacts", app="a", table={"name": "t"})) if m.hubspot in ("email", "firstname", "city")]
 FIELDS = [m.hubspot for m in MAPPINGS]

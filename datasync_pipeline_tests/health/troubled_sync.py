@@ -95,7 +95,7 @@ def troubled_sync(home: Path, instance: dg.DagsterInstance, monkeypatch) -> Trou
         raise ConnectionError("HubSpot unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr("datasync_pipeline.ongoing.changes.read_hubspot_changes", unreachable)
+        patch.setattr("datasync_pipeline.sync.extract.read_hubspot_changes", unreachable)
         broken = run_incremental(scenario.config, ["contacts"], instance=instance)
     assert not too_early.success and first.success and dry.success and incremental.success and not broken.success
     return TroubledSync(scenario, config_file, too_early, first, dry, incremental, broken)

@@ -130,18 +130,18 @@ def _batch_patch(point: str, real):
 def install_patches() -> list[tuple[Any, str, Any]]:
     from datasync_pipeline.connectors.hubspot import HubSpotClient
     from datasync_pipeline.connectors.sql import SqlConnector
-    from datasync_pipeline.defs.assets import sync_chain
     from datasync_pipeline.state import StateStore
+    from datasync_pipeline.sync import checkpoint
 
     saved = [(HubSpotClient, "batch_upsert", HubSpotClient.batch_upsert), (HubSpotClient, "batch_update", HubSpotClient.batch_update),
              (SqlConnector, "insert", SqlConnector.insert), (SqlConnector, "update", SqlConnector.update),
              (StateStore, "link", StateStore.link), (StateStore, "advance_watermarks", StateStore.advance_watermarks),
-             (sync_chain, "record_deletions", sync_chain.record_deletions)]
+             (checkpoint, "record_deletions", checkpoint.record_deletions)]
     HubSpotClient.batch_upsert = _batch_patch("hubspot_upsert", HubSpotClient.batch_upsert)
     HubSpotClient.batch_update = _batch_patch("hubspot_update", HubSpotClient.batch_update)
     SqlConnector.insert = _batch_patch("app_insert", SqlConnector.insert)
     SqlConnector.update = _batch_patch("app_update", SqlConnector.update)
-    real_link, real_advance, real_deletions = StateStore.link, StateStore.advance_watermarks, sync_chain.record_deletions
+    real_link, real_advance, real_deletions = StateStore.link, StateStore.advance_watermarks, checkpoint.record_deletions
 
     def link(self, *args, **kwargs):
         CONTROL.link_calls += 1
@@ -162,7 +162,7 @@ def install_patches() -> list[tuple[Any, str, Any]]:
             raise SimulatedCrash("simulated crash at the start of the checkpoint")
         return real_deletions(*args, **kwargs)
 
-    StateStore.link, StateStore.advance_watermarks, sync_chain.record_deletions = link, advance_watermarks, record_deletions
+    StateStore.link, StateStore.advance_watermarks, checkpoint.record_deletions = link, advance_watermarks, record_deletions
     return saved
 
 
@@ -673,11 +673,11 @@ class Sequence:
             lease.release()
 
     def concurrent_with_a_paused_run(self) -> None:
-        from datasync_pipeline.defs.assets import sync_chain
         from datasync_pipeline.state.leases import holder as lease_holder
+        from datasync_pipeline.sync import load
 
         kind = self.incremental_kind()
-        real = sync_chain.load_hubspot
+        real = load.load_step
         entered, resume, result = threading.Event(), threading.Event(), {}
 
         def paused(*args, **kwargs):
@@ -685,7 +685,7 @@ class Sequence:
             resume.wait(120)
             return real(*args, **kwargs)
 
-        sync_chain.load_hubspot = paused
+        load.load_step = paused
         CONTROL.begin(None)
 
         def first_run():
@@ -698,13 +698,13 @@ class Sequence:
         thread.start()
         try:
             entered.wait(120)
-            sync_chain.load_hubspot = real
+            load.load_step = real
             holding = lease_holder(self.sides.state, SYNC)
             self.log.append(f"op {self.op}: a run while a {kind} run is paused in its HubSpot load")
             if holding is not None and "report" not in result:
                 self.refused(holding.run_id, f"op {self.op} launch beside a paused run")
         finally:
-            sync_chain.load_hubspot = real
+            load.load_step = real
             resume.set()
             thread.join(300)
             CONTROL.end()

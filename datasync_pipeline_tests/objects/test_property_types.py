@@ -16,7 +16,8 @@ from datasync_pipeline.definitions import build_definitions
 from datasync_pipeline.engine.match import match_records
 from datasync_pipeline.engine.plan import plan_first_sync
 from datasync_pipeline.connectors.sql.value_types import field_types
-from datasync_pipeline.objects.catalogue import Identity, ValueType, resolve_mappings
+from datasync_pipeline.objects.catalogue import Identity, ValueType
+from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.objects.type_checks import (
     app_type_problems, hubspot_type_problems, property_types, typed_by_hubspot, with_property_types,
 )

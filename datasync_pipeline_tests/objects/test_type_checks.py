@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.definitions import build_definitions
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.connectors.sql.value_types import field_types, sql_value_type
 from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems
 from datasync_pipeline_tests.defs.scenario import contacts_scenario

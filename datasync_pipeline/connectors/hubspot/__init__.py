@@ -11,12 +11,7 @@
 
 from datasync_pipeline.connectors.hubspot.batching import BatchResult
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
-from datasync_pipeline.connectors.hubspot.errors import (
-    AuthenticationError,
-    DuplicateRecordError,
-    HubSpotRequestError,
-    MissingScopesError,
-)
+from datasync_pipeline.connectors.hubspot.errors import AuthenticationError, DuplicateRecordError, HubSpotRequestError, MissingScopesError
 from datasync_pipeline.connectors.hubspot.tiers import Tier
 
 __all__ = [

@@ -39,12 +39,15 @@ from datasync_pipeline.connectors.hubspot.batching import BatchResult
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.errors import HubSpotRequestError
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, SEARCH_PAGE_SIZE, last_modified_property
+from datasync_pipeline.engine.frames import ORIGIN_PROPERTY as ENGINE_ORIGIN_PROPERTY
 from datasync_pipeline.engine.frames import origin_value
 from datasync_pipeline.errors import DatasyncError, ErrorCategory, RecordError
 from datasync_pipeline.objects.catalogue import ASSOCIATIONS, AssociationKind
 
 DEFAULT_ORIGIN_PROPERTY = "datasync_hubspot_id"
 ORIGIN_PROPERTY_LABEL = "datasync primary HubSpot id"
+PRIMARY_ORIGIN_PROPERTY = ENGINE_ORIGIN_PROPERTY  # "datasync_id" in the sync's own portal
+PRIMARY_ORIGIN_LABEL = "datasync record id"
 
 
 class HubSpotSide:
@@ -58,8 +61,12 @@ class HubSpotSide:
 
     kind = "hubspot"
 
-    def __init__(self, client: HubSpotClient, binding: SideBinding, *, origin_property: str = DEFAULT_ORIGIN_PROPERTY) -> None:
-        self.client, self.binding, self.origin_property = client, binding, origin_property
+    def __init__(self, client: HubSpotClient, binding: SideBinding, *, origin_property: str = DEFAULT_ORIGIN_PROPERTY,
+                 origin_label: str = ORIGIN_PROPERTY_LABEL, as_app: bool = True) -> None:
+        self.client, self.binding, self.origin_property, self.origin_label = client, binding, origin_property, origin_label
+        # As the app side, a record gone from the portal is a record deleted in the app; as the sync's own HubSpot
+        # side (``primary``), HubSpot's "not found" stands as it is.
+        self.as_app = as_app
         self.object_type = binding.object_type
         self.modified_property = last_modified_property(binding.object_type)
         self._properties = read_properties(binding, origin_property, self.modified_property)
@@ -96,6 +103,12 @@ class HubSpotSide:
     def _associated(self, object_name: str, record_ids: Sequence[str]) -> dict[str, str | None]:
         links = self.client.read_associations(self.object_type, object_name, list(record_ids))
         return associated_ids(links, self._association_kinds[object_name])
+
+    @classmethod
+    def primary(cls, client: HubSpotClient, binding: SideBinding) -> HubSpotSide:
+        """The sync's own HubSpot account as a writer (the loads, restore): fields under their own names, creates
+        upserted on ``datasync_id`` (``<sync>:<app id>``), which is how the compare links them back."""
+        return cls(client, binding, origin_property=PRIMARY_ORIGIN_PROPERTY, origin_label=PRIMARY_ORIGIN_LABEL, as_app=False)
 
     def read_all(self) -> pd.DataFrame:
         return self._frame(self.client.list_records(self.object_type, properties=self._properties))
@@ -175,7 +188,7 @@ class HubSpotSide:
     def _newest_edits(self, since: datetime, count: int) -> tuple[dict[str, datetime], bool]:
         """Up to ``count`` records last modified after ``since``, newest first, and whether more match (HubSpot's
         ``total``): one search while ``count`` fits a page (the sensor's probe, as the primary portal's probe asks,
-        ``ongoing/probe.py``), further pages for more (a run settling past its own writes, ``ongoing/own_writes.py``)."""
+        ``sync/probe.py``), further pages for more (a run settling past its own writes, ``sync/own_writes.py``)."""
         after_filter = {"propertyName": self.modified_property, "operator": "GT", "value": str(after_ms(since))}
         edited: dict[str, datetime] = {}
         page_after: str | None = None
@@ -202,8 +215,8 @@ class HubSpotSide:
 
     # --- writes ---------------------------------------------------------------------------------------------
     def create(self, records: Sequence[Mapping[str, Any]]) -> WriteResult:
-        """Upserts on the origin property, like the primary portal's creates on ``datasync_id`` (``apply/hubspot.py``):
-        a record created before from the same ``_ref`` is found by its origin value and updated."""
+        """Upserts on the origin property (``datasync_id`` in the sync's own portal, ``datasync_hubspot_id`` in a second
+        one): a record created before from the same ``_ref`` is found by its origin value and updated."""
         if not records:
             return WriteResult()
         self._ensure_origin_property()
@@ -233,11 +246,11 @@ class HubSpotSide:
             if record_id in origin_by_id:
                 properties[self.origin_property] = origin_value(self.binding.sync_name, origin_by_id[record_id])
             inputs.append({"ref": record_id, "id": record_id, "properties": properties})
-        return self._outcome(self.client.batch_update(self.object_type, inputs), missing_is_deleted=True)
+        return self._outcome(self.client.batch_update(self.object_type, inputs), missing_is_deleted=self.as_app)
 
     def _ensure_origin_property(self) -> None:
         if not self._origin_property_ready:
-            self.client.ensure_unique_property(self.object_type, self.origin_property, ORIGIN_PROPERTY_LABEL)
+            self.client.ensure_unique_property(self.object_type, self.origin_property, self.origin_label)
             self._origin_property_ready = True
 
     def _outcome(self, answer: BatchResult, *, missing_is_deleted: bool = False) -> WriteResult:

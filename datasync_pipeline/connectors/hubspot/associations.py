@@ -11,12 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from datasync_pipeline.connectors.hubspot.batching import (
-    BatchResult,
-    chunked,
-    run_chunks,
-    send_isolating_bad_inputs,
-)
+from datasync_pipeline.connectors.hubspot.batching import BatchResult, chunked, run_chunks, send_isolating_bad_inputs
 from datasync_pipeline.connectors.hubspot.errors import HubSpotRequestError, record_error_from
 from datasync_pipeline.connectors.hubspot.transport import HubSpotTransport
 from datasync_pipeline.errors import ErrorCategory, RecordError

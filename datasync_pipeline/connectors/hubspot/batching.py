@@ -14,12 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from datasync_pipeline.connectors.hubspot.errors import (
-    HubSpotRequestError,
-    RejectedRequestError,
-    record_error_from,
-    refs_of_error,
-)
+from datasync_pipeline.connectors.hubspot.errors import HubSpotRequestError, RejectedRequestError, record_error_from, refs_of_error
 from datasync_pipeline.errors import RecordError
 
 T = TypeVar("T")

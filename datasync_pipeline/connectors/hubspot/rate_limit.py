@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from datasync_pipeline.connectors.hubspot.tiers import RequestBudget
+from datasync_pipeline.settings import current as current_settings
 
 GUARD_FRACTION = 0.02
 STALE_AFTER_SECONDS = 3600.0
-RATE_LIMIT_DIR_VARIABLE = "DATASYNC_RATE_LIMIT_DIR"
 
 
 class Clock(Protocol):
@@ -207,7 +207,7 @@ class _SqliteWindow:
 
 def shared_budget_path() -> Path:
     """The SQLite file holding every account's window on this machine, for this OS user."""
-    directory = os.environ.get(RATE_LIMIT_DIR_VARIABLE)
+    directory = current_settings().rate_limit_dir
     if not directory:
         try:
             user = getpass.getuser()

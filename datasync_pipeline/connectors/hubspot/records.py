@@ -11,17 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from datasync_pipeline.connectors.hubspot.batching import (
-    BatchResult,
-    chunked,
-    run_chunks,
-    send_isolating_bad_inputs,
-)
-from datasync_pipeline.connectors.hubspot.errors import (
-    HubSpotRequestError,
-    record_error_from,
-    refs_of_error,
-)
+from datasync_pipeline.connectors.hubspot.batching import BatchResult, chunked, run_chunks, send_isolating_bad_inputs
+from datasync_pipeline.connectors.hubspot.errors import HubSpotRequestError, record_error_from, refs_of_error
 from datasync_pipeline.connectors.hubspot.transport import HubSpotTransport
 from datasync_pipeline.errors import ErrorCategory, RecordError
 

@@ -89,6 +89,14 @@ class HubSpotResource(dg.ConfigurableResource):
             self._client = self.create_client()
         return self._client
 
+    def primary_side(self, sync, mappings):
+        """This account as the HubSpot side of ``sync``, for writing (the loads, restore): a new ``HubSpotSide`` each time,
+        so that its ``written_stamps`` are those of one load."""
+        from datasync_pipeline.connectors.hubspot.app_side import HubSpotSide
+        from datasync_pipeline.sync.binding import hubspot_binding
+
+        return HubSpotSide.primary(self.client, hubspot_binding(sync, mappings))
+
     def side(self, sync, mappings):
         """This account as the app side of ``sync`` (portal-to-portal): a ``HubSpotSide`` over the run's client, one
         per sync and run, so that what one step wrote is known to the next (``written_stamps``)."""

@@ -25,15 +25,10 @@ import sqlalchemy.exc as sa_exc
 
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.connectors.sql.batching import batched
-from datasync_pipeline.connectors.sql.values import to_column_value
-from datasync_pipeline.connectors.sql.database_errors import (
-    is_connection_problem,
-    masked_url,
-    record_error,
-    translate_connection_errors,
-)
+from datasync_pipeline.connectors.sql.database_errors import is_connection_problem, masked_url, record_error, translate_connection_errors
 from datasync_pipeline.connectors.sql.results import WriteResult
 from datasync_pipeline.connectors.sql.schema import AppTable
+from datasync_pipeline.connectors.sql.values import to_column_value
 from datasync_pipeline.errors import DatasyncError, ErrorCategory, RecordError
 
 REFERENCE = "_ref"

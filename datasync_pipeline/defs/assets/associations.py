@@ -8,18 +8,16 @@ reads only changed app rows, so it plans only the pairs whose app row changed. A
 associations are left out, and a sync left with none gets no asset.
 """
 
-from collections import Counter
-
 import dagster as dg
 import pandas as pd
 
-from datasync_pipeline.apply import AssociationTarget, load_associations
 from datasync_pipeline.config.model import AssociationSpec, DatasyncConfig, SyncSpec
-from datasync_pipeline.defs.assets.sync_chain import api_call_metadata
-from datasync_pipeline.defs.jobs import REASON_TAG
+from datasync_pipeline.defs.assets.sync_chain import dagster_metadata, sync_step
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, SYNC_RUN_KEY, connection_resource_key
-from datasync_pipeline.objects.catalogue import ASSOCIATIONS, resolve_mappings
-from datasync_pipeline.ongoing.own_writes import APP, app_lister, settle_past_own_writes
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS
+from datasync_pipeline.settings import Settings
+from datasync_pipeline.sync.associations import AssociationTarget, associations_step
+from datasync_pipeline.sync.mappings import resolve_mappings
 
 LINKING_STEPS = ("hubspot_load", "app_load", "checkpoint")
 
@@ -45,15 +43,16 @@ def association_targets(config: DatasyncConfig, sync: SyncSpec) -> list[Associat
     return targets
 
 
-def build_association_assets(config: DatasyncConfig) -> list[dg.AssetsDefinition]:
+def build_association_assets(config: DatasyncConfig, settings: Settings | None = None) -> list[dg.AssetsDefinition]:
+    settings = settings or Settings.from_environment()
     return [
-        _association_asset(config, sync, targets)
+        _association_asset(config, sync, targets, settings)
         for sync in config.syncs
         if sync.enabled and (targets := association_targets(config, sync))
     ]
 
 
-def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[AssociationTarget]) -> dg.AssetsDefinition:
+def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[AssociationTarget], settings: Settings) -> dg.AssetsDefinition:
     hubspot_key = connection_resource_key(config.hubspot_connection_name(sync))
     app_key = connection_resource_key(sync.app)
     mappings = resolve_mappings(sync)
@@ -75,25 +74,8 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
         description=f"The associations of {sync.object} with {kept}, kept on both sides (rule 8).",
     )
     def associations(context: dg.AssetExecutionContext, app: pd.DataFrame) -> dg.MaterializeResult:
-        client = getattr(context.resources, hubspot_key).client
-        calls_before = Counter(client.call_counts)
-        store = getattr(context.resources, STATE_STORE_KEY).store()
-        run = getattr(context.resources, SYNC_RUN_KEY)
-        dry_run = run.dry_run
-        if not dry_run:
-            run.check_lease(sync.name)
-        # A reconciling run re-reads every association: HubSpot does not date association changes.
-        incremental = run.incremental and context.run.tags.get(REASON_TAG) != "reconcile"
-        side = getattr(context.resources, app_key).side(sync, mappings)
-        outcome = load_associations(client, side, store, sync, targets, app, dry_run=dry_run, changed_only=incremental,
-                                    run_id=context.run.run_id, log=context.log)
-        if not dry_run:  # the records it set are its own writes too: past them when nothing else changed
-            settle_past_own_writes(store, sync.name, APP, app_lister(side), run_id=context.run.run_id)
-        by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
-        return dg.MaterializeResult(metadata={
-            **outcome.metadata(),
-            "datasync/associations_by_object": dg.MetadataValue.json(by_object),
-            **api_call_metadata(client.call_counts, calls_before),
-        })
+        step = sync_step(context, sync, mappings, hubspot_key=hubspot_key, app_key=app_key, settings=settings)
+        return dg.MaterializeResult(metadata=dagster_metadata(associations_step(step, targets, app)))
+
 
     return associations

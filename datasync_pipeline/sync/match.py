@@ -1,4 +1,4 @@
-"""The matched step of both modes: which records pair up, which are new, which pairs lost a side.
+"""The match step of both modes: which records pair up, which are new, which pairs lost a side.
 
 First sync: every record of both sides, matched after the links already known. Incremental: the
 changed records; those of linked pairs go to the three-way merge, the others are matched against
@@ -14,19 +14,24 @@ pairs three ways instead of comparing them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pandas as pd
 
 from datasync_pipeline.config.model import SyncSpec
-from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
 from datasync_pipeline.engine import pending_base
+from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
 from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, MatchResult, identity_keys, match_records
 from datasync_pipeline.engine.reused_keys import reused_app_keys
-from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.engine.validation import record_schema, split_invalid
+from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
-from datasync_pipeline.ongoing import changes
 from datasync_pipeline.state import pending
 from datasync_pipeline.state.store import released_app_id
+from datasync_pipeline.sync import extract as changes
+from datasync_pipeline.sync.step import ApiCalls, Step, prefixed
+from datasync_pipeline.vocabulary import Side
 
 SYNCED = "synced"
 # A store is judged foreign only on this many links at least: a few odd links are handled one by one.
@@ -80,6 +85,21 @@ def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Ser
         f"`state:` and the sync's connections name the databases this sync was set up with; to start the sync afresh "
         f"on these records, forget its state (`datasync sync delete {sync_name}`) and run the first sync again."
     )
+
+
+def match(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame) -> tuple[MatchedRecords, dict[str, Any]]:
+    """``<sync>/matched``: the records of both sides paired (first sync: all of them; incremental: the changed ones and
+    their candidates), the deletions found, the invalid rows set apart; and the step's metadata."""
+    if step.incremental:
+        calls = ApiCalls(step.client)
+        result = match_changes(step.sync, step.mappings, hubspot, app, store=step.store, client=step.client, connector=step.app(),
+                               app_watermark=step.watermark(Side.APP), app_overlap=step.settings.app_overlap,
+                               check_every_link=step.checks_every_link)
+        extra = calls.metadata()
+    else:
+        result = match_everything(step.sync, step.mappings, hubspot, app, store=step.store, keeps_origins=step.app().keeps_origins)
+        extra = {}
+    return result, {"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra}
 
 
 def match_everything(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store,
@@ -137,13 +157,14 @@ def _with_failed(invalid: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
 
 def match_changes(
     sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store, client, connector,
-    app_watermark, check_every_link: bool = False,
+    app_watermark, app_overlap: timedelta, check_every_link: bool = False,
 ) -> MatchedRecords:
     hubspot = hubspot.drop_duplicates("record_id", keep="last")
     app = app.drop_duplicates("record_id", keep="last")
     read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
-    deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, check_every_link=check_every_link)
+    deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, app_overlap=app_overlap,
+                                check_every_link=check_every_link)
     touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
     touched, reused = _release_reused_keys(sync, mappings, touched, read_app, keeps_origins=connector.keeps_origins)
     deletions.in_app += [h for h in reused.loc[reused["status"] == SYNCED, "hubspot_id"] if h not in deletions.in_app]
@@ -261,7 +282,7 @@ def _duplicates_of_pairs(sync: SyncSpec, mappings: list[ResolvedMapping], new: p
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
-def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, check_every_link: bool) -> Deletions:
+def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, app_overlap: timedelta, check_every_link: bool) -> Deletions:
     """Linked records deleted since the last run.
 
     Cheap on every run: HubSpot's recycle bin (its size / 100 requests) and app rows soft-deleted among the
@@ -271,7 +292,7 @@ def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, 
     archived = changes.archived_in_hubspot(client, sync.object)
     linked_archived = store.last_values(sync.name, hubspot_ids=archived)
     in_hubspot = linked_archived.loc[linked_archived["status"] == SYNCED, "hubspot_id"].tolist()
-    soft_deleted = connector.deleted_since(app_watermark - changes.APP_OVERLAP)
+    soft_deleted = connector.deleted_since(app_watermark - app_overlap)
     if check_every_link:
         synced = store.known_pairs(sync.name, status=SYNCED)
         gone_app = set(connector.deleted_among(synced["app_id"]))

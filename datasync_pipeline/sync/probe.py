@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-
 from datasync_pipeline.config import DatasyncConfig, Direction, SyncSpec
+from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
-from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES

@@ -31,8 +31,11 @@ from datasync_pipeline.errors import RecordError
 from datasync_pipeline.objects.catalogue import AssociationKind
 from datasync_pipeline.state import StateStore, echoes
 from datasync_pipeline.state.association_bases import read_bases, save_bases
+from datasync_pipeline.sync.own_writes import app_lister, settle_past_own_writes
+from datasync_pipeline.sync.step import ApiCalls, Step
+from datasync_pipeline.vocabulary import Recorder, Side
 
-RECORDED_BY = "associations"
+RECORDED_BY = Recorder.ASSOCIATIONS
 CONFLICT_FIELD = "association:{}"  # the conflict log's field name of an association, e.g. association:companies
 
 
@@ -88,6 +91,24 @@ class AssociationOutcome:
         }
         counts.update({f"datasync/failed/{category}": n for category, n in sorted(self.failed.items())})
         return counts
+
+
+def associations_step(step: Step, targets: list[AssociationTarget], app: pd.DataFrame) -> dict[str, Any]:
+    """``<sync>/associations``: the associations planned and written on both sides, and the step's metadata.
+
+    A reconciling run re-reads every association (HubSpot does not date association changes); other incremental
+    runs plan the pairs whose app row changed.
+    """
+    calls = ApiCalls(step.client)
+    if not step.dry_run:
+        step.before_writing()
+    side = step.app()
+    outcome = load_associations(step.client, side, step.store, step.sync, targets, app, dry_run=step.dry_run,
+                                changed_only=step.incremental and not step.checks_every_link, run_id=step.run_id, log=step.log)
+    if not step.dry_run:  # the records it set are its own writes too: past them when nothing else changed
+        settle_past_own_writes(step.store, step.sync.name, Side.APP, app_lister(side), run_id=step.run_id)
+    by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
+    return {**outcome.metadata(), "datasync/associations_by_object": by_object, **calls.metadata()}
 
 
 def plan_sync_associations(

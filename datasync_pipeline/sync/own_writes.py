@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES
-from datasync_pipeline.ongoing.probe import APP, EPOCH, HUBSPOT, epoch_ms
 from datasync_pipeline.state import echoes
+from datasync_pipeline.sync.probe import APP, EPOCH, HUBSPOT, epoch_ms
 
 VERIFY_LIMIT = 10_000
 

@@ -1,4 +1,5 @@
-"""Reading what changed on each side since its watermark, and the records a change needs beside it.
+"""The extract steps: each side's records, all of them (first sync) or what changed since its watermark, and the
+records a change needs beside it.
 
 Work grows with the changes, not with the size of either side: HubSpot is searched by last-modified
 (a (timestamp, id) cursor that survives bulk updates sharing one timestamp and never pages past
@@ -11,8 +12,8 @@ finds nothing changed in them.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -21,31 +22,71 @@ from datasync_pipeline.engine import frames
 from datasync_pipeline.engine.filters import filter_fields
 from datasync_pipeline.engine.normalize import email_key
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
+from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_type_problems, missing_field_problems, raise_if_any
 from datasync_pipeline.state import retries
+from datasync_pipeline.sync.binding import app_label, app_name
+from datasync_pipeline.sync.step import ApiCalls, Step
+from datasync_pipeline.vocabulary import Side
 
-# HubSpot indexes search a few seconds after a write; an app transaction can commit after a later
-# timestamp was read. Records in the overlap are read again (the merge finds them unchanged), so a
-# bulk change is re-read by runs within this window: keep it short.
-HUBSPOT_OVERLAP = timedelta(seconds=float(os.environ.get("DATASYNC_HUBSPOT_OVERLAP_SECONDS", "60")))
-APP_OVERLAP = timedelta(seconds=float(os.environ.get("DATASYNC_APP_OVERLAP_SECONDS", "30")))
 LOOKUP_CHUNK = 100
+
+
+def read_hubspot(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``<sync>/hubspot_records``: the HubSpot side's records with the mapped properties, and the step's metadata.
+
+    A first sync checks first that every mapped property can hold the app's values (``objects/type_checks.py``).
+    """
+    sync, client = step.sync, step.client
+    calls = ApiCalls(client)
+    if step.incremental:
+        # HubSpot indexes search a few seconds after a write: the read starts the overlap before the watermark.
+        frame = read_hubspot_changes(client, step.store, sync, step.mappings, step.watermark(Side.HUBSPOT),
+                                     overlap=step.settings.hubspot_overlap)
+    else:
+        raise_if_any(hubspot_type_problems(step.mappings, sync.object, client.get_properties(sync.object)),
+                     where=f"sync {sync.name!r}, HubSpot {sync.object}")
+        records = client.list_records(sync.object, properties=hubspot_properties(sync, step.mappings))
+        frame = frames.hubspot_frame(records, step.mappings, sync.name, sync.filters.hubspot)
+    step.log.info(f"read {len(frame):,} HubSpot {sync.object} ({step.mode.value})")
+    return frame, {"dagster/row_count": len(frame), **calls.metadata()}
+
+
+def read_app(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``<sync>/app_records``: the app side's records under the engine's field names, and the step's metadata.
+
+    Every run checks first that the fields the sync maps and filters on exist and hold values of the right kind.
+    """
+    sync, side = step.sync, step.app()
+    types = side.value_types()
+    used = [*(m.app for m in step.mappings), *filter_fields(sync.filters.app)]
+    raise_if_any(missing_field_problems(used, types, where=app_name(sync)) + app_type_problems(step.mappings, types, where=app_name(sync)),
+                 where=f"sync {sync.name!r}, {app_label(sync)}")
+    if step.incremental:
+        # An app transaction can commit after a later timestamp was read: the read starts the overlap before the mark.
+        frame = read_app_changes(side, step.store, sync, step.watermark(Side.APP), overlap=step.settings.app_overlap)
+    else:
+        frame = side.read_all()
+    step.log.info(f"read {len(frame):,} records of {app_label(sync)} ({step.mode.value})")
+    return frame, {"dagster/row_count": len(frame)}
 
 
 def hubspot_properties(sync: SyncSpec, mappings: list[ResolvedMapping]) -> list[str]:
     return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
 
 
-def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime) -> pd.DataFrame:
-    """HubSpot records changed since the watermark, plus those due for a retry."""
-    since_ms = int((watermark - HUBSPOT_OVERLAP).timestamp() * 1000)
+def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime, *,
+                         overlap: timedelta) -> pd.DataFrame:
+    """HubSpot records changed since the watermark (less ``overlap``), plus those due for a retry."""
+    since_ms = int((watermark - overlap).timestamp() * 1000)
     records = client.search_modified_since(sync.object, since_ms, properties=hubspot_properties(sync, mappings))
     changed = frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
     return _with_retries(changed, retried_in_hubspot(client, store, sync, mappings))
 
 
-def read_app_changes(side, store, sync: SyncSpec, watermark: datetime) -> pd.DataFrame:
-    """App records changed since the watermark, plus those due for a retry (``side``: the app's ``AppConnector``)."""
-    changed = side.read_changed_since(watermark - APP_OVERLAP)
+def read_app_changes(side, store, sync: SyncSpec, watermark: datetime, *, overlap: timedelta) -> pd.DataFrame:
+    """App records changed since the watermark (less ``overlap``), plus those due for a retry (``side``: the app's
+    ``AppConnector``)."""
+    changed = side.read_changed_since(watermark - overlap)
     return _with_retries(changed, retried_in_app(side, store, sync))
 
 

@@ -11,12 +11,12 @@ import pytest
 
 from datasync_pipeline.config import SyncSpec
 from datasync_pipeline.connectors.hubspot import HubSpotClient
-from datasync_pipeline.ongoing.probe import ChangeProbe, epoch_ms
+from datasync_pipeline.sync.probe import ChangeProbe, epoch_ms
 from datasync_pipeline.connectors.sql.resource import SqlAppResource
-from datasync_pipeline.objects.catalogue import resolve_mappings
+from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.state import StateStore
 from datasync_pipeline_tests.defs.scenario import ContactsScenario, contacts_scenario
-from datasync_pipeline_tests.ongoing.changes import WATERMARK, write_customer
+from datasync_pipeline_tests.sync.changes import WATERMARK, write_customer
 
 ONE_WAY_SYNC = """
   - name: contacts_out

@@ -7,8 +7,8 @@ import pytest
 
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.errors import DatasyncError
-from datasync_pipeline.objects.catalogue import resolve_mappings
-from datasync_pipeline.ongoing.matching import match_everything
+from datasync_pipeline.sync.mappings import resolve_mappings
+from datasync_pipeline.sync.match import match_everything
 from datasync_pipeline.state import Link, StateStore
 
 SYNC = SyncSpec(name="contacts", object="contacts", app="crm", table={"name": "customers"})

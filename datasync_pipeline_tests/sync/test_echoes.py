@@ -17,11 +17,11 @@ import sqlalchemy as sa
 
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.defs.launch import run_first_sync, run_incremental
-from datasync_pipeline.ongoing.probe import PROBE_PAGE, ProbeResult
+from datasync_pipeline.sync.probe import PROBE_PAGE, ProbeResult
 from datasync_pipeline.state import StateStore, echoes
 from datasync_pipeline_tests.defs.scenario import ContactsScenario, contacts_scenario
-from datasync_pipeline_tests.ongoing.changes import WATERMARK
-from datasync_pipeline_tests.ongoing.test_probe import client_for, make_probe, sync_named
+from datasync_pipeline_tests.sync.changes import WATERMARK
+from datasync_pipeline_tests.sync.test_probe import client_for, make_probe, sync_named
 
 
 @pytest.fixture
