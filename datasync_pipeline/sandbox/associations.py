@@ -19,8 +19,14 @@ from datasync_pipeline.sandbox.http_input import (
     inputs_of,
     parse_record_id,
     query_int,
-    read_json_object,
+    read_body,
     resolve_object_type,
+)
+from datasync_pipeline.sandbox.request_shapes import (
+    ASSOCIATIONS_BATCH_ARCHIVE,
+    ASSOCIATIONS_BATCH_CREATE,
+    ASSOCIATIONS_BATCH_DEFAULT,
+    ASSOCIATIONS_BATCH_READ,
 )
 from datasync_pipeline.sandbox.object_types import ObjectType
 from datasync_pipeline.sandbox.timestamps import now_milliseconds, to_iso
@@ -71,7 +77,7 @@ def list_associations(
 def batch_read(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     """Links of up to 1,000 records; records without any come back as NO_ASSOCIATIONS_FOUND errors (207)."""
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_READ_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_READ), BATCH_READ_LIMIT)
     started_at = now_milliseconds()
     raw_ids = [str(item.get("id", "")) for item in inputs]
     ids = [record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None]
@@ -119,7 +125,7 @@ def _endpoint_ids(sandbox: Sandbox, from_type: ObjectType, to_type: ObjectType, 
 
 def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_CREATE), BATCH_WRITE_LIMIT)
     started_at = now_milliseconds()
     ids = _endpoint_ids(
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
@@ -154,7 +160,7 @@ def batch_associate_default(sandbox: Sandbox, request: Request, from_object_type
     pair = pair_for(from_type.name, to_type.name)
     if pair is None:
         raise validation_error(f"There is no default association between {from_type.name} and {to_type.name}.")
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_DEFAULT), BATCH_WRITE_LIMIT)
     started_at = now_milliseconds()
     ids = _endpoint_ids(
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
@@ -174,7 +180,7 @@ def batch_associate_default(sandbox: Sandbox, request: Request, from_object_type
 def batch_archive(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     """Remove every link between each ``from`` and its listed ``to`` records: ``{inputs: [{from: {id}, to: [{id}]}]}``."""
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_ARCHIVE), BATCH_WRITE_LIMIT)
     with sandbox.store.transaction() as connection:
         for item in inputs:
             source = parse_record_id((item.get("from") or {}).get("id"))

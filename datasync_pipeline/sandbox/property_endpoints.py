@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox.errors import json_response, not_found
-from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
+from datasync_pipeline.sandbox.http_input import read_body, resolve_object_type
+from datasync_pipeline.sandbox.request_shapes import PROPERTY_CREATE
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -30,5 +31,5 @@ def get_property(sandbox: Sandbox, request: Request, object_type: str, property_
 
 def create_property(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    definition = sandbox.catalogue.create(kind, read_json_object(request))
+    definition = sandbox.catalogue.create(kind, read_body(request, PROPERTY_CREATE))
     return json_response(definition.to_json(), status=201)
