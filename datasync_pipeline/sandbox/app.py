@@ -198,10 +198,17 @@ class SandboxApplication:
                 except OSError:
                     pass
             return json_response(error_body("TIMEOUT", "The request timed out."), status=504)
+        if fault.status == 423 and fault.retry_after is not None:
+            body = error_body("LOCKED", "The resource is locked by another request in progress.")
+            return json_response(body, status=423, headers={"Retry-After": f"{fault.retry_after:g}"})
         if fault.status == 429:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             return json_response(rate_limit_body(fault.policy_name), status=429, headers=headers)
         messages = {
+            # HubSpot answers 423 Locked to writes that meet a record or batch still being written by another
+            # request (HUBSPOT_API.md: "423 Locked under heavy writes: wait >= 2 s"). The body's category and
+            # wording are the sandbox's own: no published sample of that body was found.
+            423: ("LOCKED", "The resource is locked by another request in progress. Retry after at least 2 seconds."),
             500: ("INTERNAL_ERROR", "An internal error occurred."),
             502: ("BAD_GATEWAY", "Bad gateway: the upstream service did not answer properly."),
             503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable. Try again later."),

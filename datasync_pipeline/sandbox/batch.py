@@ -24,6 +24,7 @@ from datasync_pipeline.sandbox.http_input import (
     resolve_object_type,
 )
 from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.property_history import attach_history
 from datasync_pipeline.sandbox.record_writes import RecordWriter
 from datasync_pipeline.sandbox.request_shapes import BATCH_ARCHIVE, BATCH_CREATE, BATCH_READ, BATCH_UPDATE
 from datasync_pipeline.sandbox.records import render_record, render_written_record
@@ -86,13 +87,17 @@ def batch_read(sandbox: Sandbox, request: Request, object_type: str) -> Response
         id_property = checked_id_property(body.get("idProperty"), definitions, kind)
         record_ids = _lookup_ids(connection, kind, raw_ids, id_property, archived=archived)
         found = store.fetch_records(connection, kind.name, record_ids.values(), archived=archived)
-    results, missing = [], []
+    results, missing, read = [], [], []
     for raw in raw_ids:
         record = found.get(record_ids.get(raw, -1))
         if record is None:
             missing.append(raw)
         else:
             results.append(render_record(kind, definitions, record, requested))
+            read.append(record)
+    if body.get("propertiesWithHistory"):
+        with sandbox.store.reading() as connection:
+            attach_history(connection, kind, definitions, results, read, body["propertiesWithHistory"])
     errors = []
     if missing:
         message = f"Could not get some {kind.singular} objects, they may be deleted or not exist. Check that ids are valid."

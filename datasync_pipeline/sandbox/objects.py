@@ -20,6 +20,7 @@ from datasync_pipeline.sandbox.http_input import (
 )
 from datasync_pipeline.sandbox.request_shapes import GDPR_DELETE, OBJECT_CREATE, OBJECT_UPDATE
 from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.property_history import attach_history
 from datasync_pipeline.sandbox.record_writes import RecordWriter
 from datasync_pipeline.sandbox.records import attach_associations, render_record, render_written_record
 from datasync_pipeline.sandbox.store import StoredRecord
@@ -46,6 +47,7 @@ def list_objects(sandbox: Sandbox, request: Request, object_type: str) -> Respon
         page = found[:limit]
         results = [render_record(kind, definitions, record, query_list(request, "properties")) for record in page]
         attach_associations(connection, kind, results, _association_types(request))
+        attach_history(connection, kind, definitions, results, page, query_list(request, "propertiesWithHistory"))
     body: dict = {"results": results}
     if len(found) > limit:
         next_after = str(found[limit].id)
@@ -84,9 +86,11 @@ def get_object(sandbox: Sandbox, request: Request, object_type: str, object_id: 
     record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=query_bool(request, "archived"))
     if record is None:
         raise _missing(kind, object_id)
-    body = render_record(kind, sandbox.catalogue.definitions(kind), record, query_list(request, "properties"))
+    definitions = sandbox.catalogue.definitions(kind)
+    body = render_record(kind, definitions, record, query_list(request, "properties"))
     with sandbox.store.reading() as connection:
         attach_associations(connection, kind, [body], _association_types(request))
+        attach_history(connection, kind, definitions, [body], [record], query_list(request, "propertiesWithHistory"))
     return json_response(body)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.association_links import Link, add_link, set_primary_company
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_known_type, is_primary
+from datasync_pipeline.sandbox.create_rules import missing_required, with_default_pipeline
 from datasync_pipeline.sandbox.errors import HubSpotError, validation_error
 from datasync_pipeline.sandbox.http_input import parse_record_id
 from datasync_pipeline.sandbox.object_types import ObjectType
@@ -91,9 +92,14 @@ class RecordWriter:
             for name, value in normalize_properties(self.object_type, self.definitions, properties).items()
             if value is not None
         }
+        problem = missing_required(self.object_type, values)
+        if problem is not None:
+            raise problem
+        values = with_default_pipeline(self.object_type, values)
         links = self._parse_associations(associations)
         self._refuse_taken_values(values, record_id=None)
         record = self.session.add(dict(values), self.now)
+        self.session.note_versions(record.id, values, self.now)
         self.session.claim(record.id, self._unique_part(values))
         for to_type, to_id, category, type_id in links:
             add_link(self.connection, Link(self.object_type.name, record.id, to_type, to_id, category, type_id),
@@ -113,6 +119,7 @@ class RecordWriter:
             else:
                 record.properties[name] = value
         record.updated_at = max(self.now, record.updated_at + 1)
+        self.session.note_versions(record.id, normalized, record.updated_at)
         self.session.changed(record)
         self.session.claim(record.id, self._unique_part(normalized))
         self._follow_associated_company(record, normalized)

@@ -84,6 +84,18 @@ custom_properties = sa.Table(
 )
 
 
+property_history = sa.Table(
+    "property_history",
+    metadata,
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("source_type", sa.String(40), nullable=False),
+    sa.Index("property_history_by_record", "record_id", "name", "timestamp"),
+)
+
+
 @dataclass
 class StoredRecord:
     """One CRM record as stored; system properties are derived from the columns when rendered."""
@@ -330,6 +342,7 @@ def delete_records_permanently(connection: Connection, ids: Iterable[int]) -> No
     wanted = list(ids)
     connection.execute(sa.delete(records).where(records.c.id.in_(wanted)))
     connection.execute(sa.delete(unique_values).where(unique_values.c.record_id.in_(wanted)))
+    connection.execute(sa.delete(property_history).where(property_history.c.record_id.in_(wanted)))
     connection.execute(
         sa.delete(associations).where(sa.or_(associations.c.from_id.in_(wanted), associations.c.to_id.in_(wanted)))
     )
