@@ -68,7 +68,12 @@ def _rules() -> Iterable[Rule]:
     for prefix in PROPERTY_PREFIXES:
         yield Rule(f"{prefix}/<objectType>", methods=["GET"], endpoint=property_endpoints.list_properties)
         yield Rule(f"{prefix}/<objectType>", methods=["POST"], endpoint=property_endpoints.create_property)
+        yield Rule(f"{prefix}/<objectType>/groups", methods=["GET"], endpoint=property_endpoints.list_groups)
+        yield Rule(f"{prefix}/<objectType>/groups", methods=["POST"], endpoint=property_endpoints.create_group)
+        yield Rule(f"{prefix}/<objectType>/groups/<groupName>", methods=["GET"], endpoint=property_endpoints.get_group)
         yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["GET"], endpoint=property_endpoints.get_property)
+        yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["PATCH"], endpoint=property_endpoints.update_property)
+        yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["DELETE"], endpoint=property_endpoints.archive_property)
     yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.refresh_token)
     yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)

@@ -195,6 +195,7 @@ ASSOCIATIONS_BATCH_CREATE = Fields({"inputs": ListOf(Fields({
 ASSOCIATIONS_BATCH_DEFAULT = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": OBJECT_ID}))})
 ASSOCIATIONS_BATCH_ARCHIVE = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": ListOf(OBJECT_ID)}))})
 
+PROPERTY_GROUP = Fields({"name": TEXT, "label": TEXT, "displayOrder": INTEGER})
 PROPERTY_OPTION = Fields({"label": TEXT, "value": TEXT, "description": TEXT, "displayOrder": INTEGER, "hidden": BOOLEAN})
 PROPERTY_CREATE = Fields({
     "name": TEXT, "label": TEXT, "type": TEXT, "fieldType": TEXT, "groupName": TEXT, "description": TEXT,
