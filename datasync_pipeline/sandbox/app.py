@@ -20,7 +20,17 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from datasync_pipeline.sandbox import associations, batch, control, oauth, objects, property_endpoints, search
+from datasync_pipeline.sandbox import (
+    associations,
+    batch,
+    control,
+    oauth,
+    objects,
+    owners,
+    pipeline_endpoints,
+    property_endpoints,
+    search,
+)
 from datasync_pipeline.sandbox.errors import HubSpotError, error_body, error_response, json_response
 from datasync_pipeline.sandbox.faults import Fault
 from datasync_pipeline.sandbox.rate_limit import rate_limit_body
@@ -34,6 +44,7 @@ OBJECT_PREFIXES = ("/crm/v3/objects", "/crm/objects/2026-03")
 ASSOCIATION_RECORD_PREFIXES = ("/crm/v4/objects", "/crm/objects/2026-03")
 ASSOCIATION_BATCH_PREFIXES = ("/crm/v4/associations", "/crm/associations/2026-03")
 PROPERTY_PREFIXES = ("/crm/v3/properties", "/crm/properties/2026-03")
+PIPELINE_PREFIXES = ("/crm/v3/pipelines", "/crm/pipelines/2026-03")
 CONTROL_PREFIX = "/_sandbox/"
 CONTROL_HEADER = "X-Sandbox-Control-Token"
 OAUTH_TOKEN_PATH = "/oauth/v3/token"
@@ -74,6 +85,24 @@ def _rules() -> Iterable[Rule]:
         yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["GET"], endpoint=property_endpoints.get_property)
         yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["PATCH"], endpoint=property_endpoints.update_property)
         yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["DELETE"], endpoint=property_endpoints.archive_property)
+    for prefix in PIPELINE_PREFIXES:
+        base = f"{prefix}/<objectType>"
+        stage = f"{base}/<pipelineId>/stages"
+        for path, method, endpoint in (
+            (base, "GET", pipeline_endpoints.list_pipelines), (base, "POST", pipeline_endpoints.create_pipeline),
+            (f"{base}/<pipelineId>", "GET", pipeline_endpoints.get_pipeline),
+            (f"{base}/<pipelineId>", "PUT", pipeline_endpoints.replace_pipeline),
+            (f"{base}/<pipelineId>", "PATCH", pipeline_endpoints.update_pipeline),
+            (f"{base}/<pipelineId>", "DELETE", pipeline_endpoints.archive_pipeline),
+            (stage, "GET", pipeline_endpoints.list_stages), (stage, "POST", pipeline_endpoints.create_stage),
+            (f"{stage}/<stageId>", "GET", pipeline_endpoints.get_stage),
+            (f"{stage}/<stageId>", "PUT", pipeline_endpoints.replace_stage),
+            (f"{stage}/<stageId>", "PATCH", pipeline_endpoints.update_stage),
+            (f"{stage}/<stageId>", "DELETE", pipeline_endpoints.archive_stage),
+        ):
+            yield Rule(path, methods=[method], endpoint=endpoint)
+    yield Rule("/crm/v3/owners", methods=["GET"], endpoint=owners.list_owners)
+    yield Rule("/crm/v3/owners/<ownerId>", methods=["GET"], endpoint=owners.get_owner)
     yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.refresh_token)
     yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)

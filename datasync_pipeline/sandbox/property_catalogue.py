@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from typing import Any
 
 from datasync_pipeline.sandbox import store
@@ -19,18 +20,45 @@ from datasync_pipeline.sandbox.property_definitions import (
     FIELD_TYPES,
     PROPERTY_TYPES,
     PropertyDefinition,
+    PropertyOption,
 )
+from datasync_pipeline.sandbox.pipelines import PIPELINE_PROPERTIES
+from datasync_pipeline.sandbox.reference_checks import ReferenceChecks
 from datasync_pipeline.sandbox.timestamps import now_milliseconds, to_iso
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class PropertyCatalogue:
-    def __init__(self, record_store: store.Store) -> None:
+    """HubSpot's default properties, the portal's custom ones, and the checks values meet against reference data.
+
+    The options of the pipeline and stage properties (deals ``pipeline``/``dealstage``, tickets
+    ``hs_pipeline``/``hs_pipeline_stage``) are the portal's pipelines and stages, as in HubSpot, so custom
+    stages are valid values as soon as they exist.
+    """
+
+    def __init__(self, record_store: store.Store, checks: ReferenceChecks) -> None:
         self._store = record_store
+        self.checks = checks
         self._lock = threading.Lock()
         self._definitions: dict[str, dict[str, PropertyDefinition]] = {}
         self._reload()
+
+    def refresh_pipelines(self) -> None:
+        """Called when pipelines change: the pipeline and stage properties' options follow."""
+        with self._lock:
+            self._reload()
+
+    def _pipeline_options(self, object_type: str) -> dict[str, tuple[PropertyOption, ...]]:
+        names = PIPELINE_PROPERTIES.get(object_type)
+        if names is None:
+            return {}
+        pipelines = self.checks.pipelines.all(object_type)
+        stages = [stage for pipeline in pipelines for stage in pipeline["stages"]]
+        return {
+            names.pipeline: tuple(PropertyOption(p["label"], p["id"], p["displayOrder"]) for p in pipelines),
+            names.stage: tuple(PropertyOption(s["label"], s["id"], s["displayOrder"]) for s in stages),
+        }
 
     def _reload(self) -> None:
         with self._store.reading() as connection:
@@ -42,6 +70,8 @@ class PropertyCatalogue:
                 merged.setdefault(definition.name, definition)
             for body in custom.get(object_type, []):
                 merged[body["name"]] = PropertyDefinition.from_json(body)
+            for name, options in self._pipeline_options(object_type).items():
+                merged[name] = replace(merged[name], options=options)
             definitions[object_type] = merged
         self._definitions = definitions
 

@@ -47,6 +47,7 @@ class RecordWriter:
         self.connection = connection
         self.object_type = object_type
         self.definitions = catalogue.definitions(object_type)
+        self.checks = catalogue.checks
         self.unique_properties = catalogue.unique_properties(object_type)
         self.now = now
         self.session = WriteSession(connection, object_type.name)
@@ -96,6 +97,7 @@ class RecordWriter:
         if problem is not None:
             raise problem
         values = with_default_pipeline(self.object_type, values)
+        self.checks.check(self.object_type, values, {})
         links = self._parse_associations(associations)
         self._refuse_taken_values(values, record_id=None)
         record = self.session.add(dict(values), self.now)
@@ -112,6 +114,7 @@ class RecordWriter:
     def update(self, record: StoredRecord, properties: Any) -> StoredRecord:
         """Apply ``properties`` to a record the session handed out (``find``)."""
         normalized = normalize_properties(self.object_type, self.definitions, properties)
+        self.checks.check(self.object_type, normalized, record.properties)
         self._refuse_taken_values(normalized, record_id=record.id)
         for name, value in normalized.items():
             if value is None:

@@ -195,6 +195,8 @@ ASSOCIATIONS_BATCH_CREATE = Fields({"inputs": ListOf(Fields({
 ASSOCIATIONS_BATCH_DEFAULT = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": OBJECT_ID}))})
 ASSOCIATIONS_BATCH_ARCHIVE = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": ListOf(OBJECT_ID)}))})
 
+PIPELINE_STAGE = Fields({"id": TEXT, "label": TEXT, "displayOrder": INTEGER, "metadata": MapOf(TEXT)})
+PIPELINE = Fields({"id": TEXT, "label": TEXT, "displayOrder": INTEGER, "stages": ListOf(PIPELINE_STAGE)})
 PROPERTY_GROUP = Fields({"name": TEXT, "label": TEXT, "displayOrder": INTEGER})
 PROPERTY_OPTION = Fields({"label": TEXT, "value": TEXT, "description": TEXT, "displayOrder": INTEGER, "hidden": BOOLEAN})
 PROPERTY_CREATE = Fields({
