@@ -21,6 +21,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox import (
+    association_labels,
     associations,
     batch,
     control,
@@ -70,12 +71,19 @@ def _rules() -> Iterable[Rule]:
                    methods=["PUT"], endpoint=associations.put_default_association)
         yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>/<toObjectId>",
                    methods=["DELETE"], endpoint=associations.delete_association)
+        yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>/<toObjectId>",
+                   methods=["PUT"], endpoint=associations.put_labeled_association)
     for prefix in ASSOCIATION_BATCH_PREFIXES:
         base = f"{prefix}/<fromObjectType>/<toObjectType>/batch"
         yield Rule(f"{base}/read", methods=["POST"], endpoint=associations.batch_read)
         yield Rule(f"{base}/create", methods=["POST"], endpoint=associations.batch_create)
         yield Rule(f"{base}/associate/default", methods=["POST"], endpoint=associations.batch_associate_default)
         yield Rule(f"{base}/archive", methods=["POST"], endpoint=associations.batch_archive)
+        labels = f"{prefix}/<fromObjectType>/<toObjectType>/labels"
+        yield Rule(labels, methods=["GET"], endpoint=association_labels.list_labels)
+        yield Rule(labels, methods=["POST"], endpoint=association_labels.create_label)
+        yield Rule(labels, methods=["PUT"], endpoint=association_labels.update_label)
+        yield Rule(f"{labels}/<associationTypeId>", methods=["DELETE"], endpoint=association_labels.delete_label)
     for prefix in PROPERTY_PREFIXES:
         yield Rule(f"{prefix}/<objectType>", methods=["GET"], endpoint=property_endpoints.list_properties)
         yield Rule(f"{prefix}/<objectType>", methods=["POST"], endpoint=property_endpoints.create_property)

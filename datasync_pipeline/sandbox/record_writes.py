@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from datasync_pipeline.sandbox import store
-from datasync_pipeline.sandbox.association_links import Link, add_link, set_primary_company
-from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_known_type, is_primary
+from datasync_pipeline.sandbox.association_labels import labeled_link
+from datasync_pipeline.sandbox.association_links import add_link, set_primary_company
+from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_primary
 from datasync_pipeline.sandbox.create_rules import missing_required, with_default_pipeline
 from datasync_pipeline.sandbox.errors import HubSpotError, validation_error
 from datasync_pipeline.sandbox.http_input import parse_record_id
@@ -104,8 +105,8 @@ class RecordWriter:
         self.session.note_versions(record.id, values, self.now)
         self.session.claim(record.id, self._unique_part(values))
         for to_type, to_id, category, type_id in links:
-            add_link(self.connection, Link(self.object_type.name, record.id, to_type, to_id, category, type_id),
-                     mirror_source=False)
+            link = labeled_link(self.checks.labels, self.object_type.name, record.id, to_type, to_id, category, type_id)
+            add_link(self.connection, link, mirror_source=False)
             if is_primary(self.object_type.name, to_type, category, type_id):
                 self._mirror_primary_company(record, to_id)
         self._follow_associated_company(record, values)
@@ -206,7 +207,7 @@ class RecordWriter:
             for association_type in types:
                 category = association_type.get("associationCategory", HUBSPOT_DEFINED)
                 type_id = association_type.get("associationTypeId")
-                if not isinstance(type_id, int) or not is_known_type(self.object_type.name, to_type, category, type_id):
+                if not self.checks.labels.is_known(self.object_type.name, to_type, category, type_id):
                     raise validation_error(
                         f"One or more associations are invalid: {category} type {type_id} does not associate "
                         f"{self.object_type.name} with {to_type}."

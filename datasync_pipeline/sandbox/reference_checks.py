@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datasync_pipeline.sandbox.association_labels import AssociationLabels
 from datasync_pipeline.sandbox.errors import property_values_error
 from datasync_pipeline.sandbox.object_types import ObjectType
 from datasync_pipeline.sandbox.owners import Owners
@@ -21,9 +22,10 @@ def _problem(name: str, code: str, message: str) -> dict[str, Any]:
 
 
 class ReferenceChecks:
-    def __init__(self, owners: Owners, pipelines: Pipelines) -> None:
+    def __init__(self, owners: Owners, pipelines: Pipelines, labels: AssociationLabels) -> None:
         self.owners = owners
         self.pipelines = pipelines
+        self.labels = labels
 
     def check(self, object_type: ObjectType, written: dict[str, str | None], current: dict[str, str]) -> None:
         """Refuse a write whose owner or stage the portal does not have; ``current`` is the record before it."""

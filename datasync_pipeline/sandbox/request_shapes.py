@@ -195,6 +195,9 @@ ASSOCIATIONS_BATCH_CREATE = Fields({"inputs": ListOf(Fields({
 ASSOCIATIONS_BATCH_DEFAULT = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": OBJECT_ID}))})
 ASSOCIATIONS_BATCH_ARCHIVE = Fields({"inputs": ListOf(Fields({"from": OBJECT_ID, "to": ListOf(OBJECT_ID)}))})
 
+LABEL_CREATE = Fields({"label": TEXT, "name": TEXT, "inverseLabel": TEXT})
+LABEL_UPDATE = Fields({"associationTypeId": INTEGER, "label": TEXT, "inverseLabel": TEXT})
+LABELED_ASSOCIATION = ListOf(ASSOCIATION_SPEC)
 PIPELINE_STAGE = Fields({"id": TEXT, "label": TEXT, "displayOrder": INTEGER, "metadata": MapOf(TEXT)})
 PIPELINE = Fields({"id": TEXT, "label": TEXT, "displayOrder": INTEGER, "stages": ListOf(PIPELINE_STAGE)})
 PROPERTY_GROUP = Fields({"name": TEXT, "label": TEXT, "displayOrder": INTEGER})

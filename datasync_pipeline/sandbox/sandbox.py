@@ -10,6 +10,7 @@ from typing import Any
 
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.app import SandboxApplication
+from datasync_pipeline.sandbox.association_labels import AssociationLabels
 from datasync_pipeline.sandbox.association_links import Link, add_link
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, pair_for
 from datasync_pipeline.sandbox.faults import FaultBook
@@ -37,7 +38,8 @@ class Sandbox:
         self.store = store.Store(settings.db_path)
         self.owners = Owners(self.store)
         self.pipelines = Pipelines(self.store)
-        self.catalogue = PropertyCatalogue(self.store, ReferenceChecks(self.owners, self.pipelines))
+        self.labels = AssociationLabels(self.store)
+        self.catalogue = PropertyCatalogue(self.store, ReferenceChecks(self.owners, self.pipelines, self.labels))
         self.pipelines.on_change = self.catalogue.refresh_pipelines
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(settings.rate_limit_tier, settings.rate_window_seconds)
