@@ -26,6 +26,7 @@ from datasync_pipeline.sandbox import (
     batch,
     control,
     oauth,
+    oauth_tokens,
     objects,
     owners,
     pipeline_endpoints,
@@ -34,6 +35,7 @@ from datasync_pipeline.sandbox import (
 )
 from datasync_pipeline.sandbox.errors import HubSpotError, error_body, error_response, json_response
 from datasync_pipeline.sandbox.faults import Fault
+from datasync_pipeline.sandbox.object_types import find_object_type
 from datasync_pipeline.sandbox.rate_limit import rate_limit_body
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ PIPELINE_PREFIXES = ("/crm/v3/pipelines", "/crm/pipelines/2026-03")
 CONTROL_PREFIX = "/_sandbox/"
 CONTROL_HEADER = "X-Sandbox-Control-Token"
 OAUTH_TOKEN_PATH = "/oauth/v3/token"
+OAUTH_V1_TOKEN_PATH = "/oauth/v1/token"
 
 Handler = Callable[..., Response]
 
@@ -116,6 +119,10 @@ def _rules() -> Iterable[Rule]:
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)
     yield Rule("/_sandbox/faults", methods=["DELETE"], endpoint=control.clear_faults)
     yield Rule("/_sandbox/stats", methods=["GET"], endpoint=control.stats)
+    yield Rule("/_sandbox/oauth/authorize", methods=["POST"], endpoint=control.authorize)
+    yield Rule("/_sandbox/clock", methods=["POST"], endpoint=control.advance_clock)
+    yield Rule(OAUTH_V1_TOKEN_PATH, methods=["POST"], endpoint=oauth_tokens.token_endpoint)
+    yield Rule("/oauth/v1/access-tokens/<token>", methods=["GET"], endpoint=oauth_tokens.introspect)
 
 
 _ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -171,7 +178,7 @@ class SandboxApplication:
             return json_response(body, status=405)
 
         handler: Handler = rule.endpoint
-        if rule.rule == OAUTH_TOKEN_PATH:
+        if rule.rule.startswith("/oauth/"):
             # Refreshing a token is how a client gets one: it authenticates with its client secret instead.
             return self._run(handler, request, arguments, {})
         if rule.rule.startswith(CONTROL_PREFIX):
@@ -181,7 +188,9 @@ class SandboxApplication:
             return self._run(handler, request, arguments, {})
         token = _bearer_token(request)
         if not _matches(token, settings.token):
-            return self._unauthenticated(token)
+            refused = self._oauth_refusal(token, request.method, path_template(rule), arguments)
+            if refused is not None:
+                return refused
 
         self.sandbox.count_request(f"{request.method} {path_template(rule)}")
         fault = self.sandbox.faults.take(request.method, request.path)
@@ -206,6 +215,26 @@ class SandboxApplication:
             )
         response.headers.update(headers)
         return response
+
+    def _oauth_refusal(self, token: str | None, method: str, template: str, arguments: dict[str, Any]) -> Response | None:
+        """None when an OAuth access token may make this request; otherwise HubSpot's 401 or 403."""
+        access = self.sandbox.oauth.find(token) if token else None
+        if access is None:
+            return self._unauthenticated(token)
+        if self.sandbox.oauth.is_expired(access):
+            message = "The OAuth token used to make this call expired " f"{int(self.sandbox.clock.now() - access.expires_at)} second(s) ago."
+            return json_response(error_body("EXPIRED_AUTHENTICATION", message), status=401)
+        named = arguments.get("objectType") or arguments.get("fromObjectType")
+        kind = find_object_type(named) if named else None
+        scope = oauth_tokens.required_scope(method, template, kind.name if kind else None)
+        if scope is not None and scope not in access.scopes:
+            body = error_body(
+                "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call.",
+                errors=[{"message": f"One or more of the following scopes are required: [{scope}]",
+                         "context": {"requiredGranularScopes": [scope]}}],
+            )
+            return json_response(body, status=403)
+        return None
 
     @staticmethod
     def _unauthenticated(token: str | None) -> Response:

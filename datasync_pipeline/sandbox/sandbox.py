@@ -15,6 +15,7 @@ from datasync_pipeline.sandbox.association_links import Link, add_link
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, pair_for
 from datasync_pipeline.sandbox.faults import FaultBook
 from datasync_pipeline.sandbox.object_types import find_object_type
+from datasync_pipeline.sandbox.oauth_tokens import Clock, OAuthTokens
 from datasync_pipeline.sandbox.owners import Owners
 from datasync_pipeline.sandbox.pipelines import Pipelines
 from datasync_pipeline.sandbox.property_catalogue import PropertyCatalogue
@@ -41,6 +42,8 @@ class Sandbox:
         self.labels = AssociationLabels(self.store)
         self.catalogue = PropertyCatalogue(self.store, ReferenceChecks(self.owners, self.pipelines, self.labels))
         self.pipelines.on_change = self.catalogue.refresh_pipelines
+        self.clock = Clock()
+        self.oauth = OAuthTokens(self.clock, settings.access_token_lifetime_seconds)
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(settings.rate_limit_tier, settings.rate_window_seconds)
         self.request_counts: Counter[str] = Counter()
