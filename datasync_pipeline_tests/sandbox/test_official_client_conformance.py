@@ -16,8 +16,8 @@ from hubspot.crm.associations.v4.schema import PublicAssociationDefinitionCreate
 from hubspot.crm.companies.exceptions import ApiException as CompaniesApiException
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInputForCreate
-from hubspot.crm.pipelines import PipelineInput, PipelineStageInput
 from hubspot.crm.objects.exceptions import ApiException
+from hubspot.crm.pipelines import PipelineInput, PipelineStageInput
 
 from datasync_pipeline.sandbox import Sandbox, SandboxSettings, ServedSandbox, serve_in_thread
 

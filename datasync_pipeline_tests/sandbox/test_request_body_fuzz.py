@@ -53,6 +53,16 @@ def _templates(contact_id: str, company_id: str) -> dict[tuple[str, str], Any]:
                                                   "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]}]},
         ("POST", f"{pair}/associate/default"): {"inputs": [{"from": {"id": contact_id}, "to": {"id": company_id}}]},
         ("POST", f"{pair}/archive"): {"inputs": [{"from": {"id": contact_id}, "to": [{"id": company_id}]}]},
+        ("POST", "/crm/v3/pipelines/deals"): {"label": "Fuzz", "displayOrder": 1, "stages": [
+            {"label": "One", "displayOrder": 0, "metadata": {"probability": "0.5"}}]},
+        ("POST", "/crm/v3/pipelines/tickets/0/stages"): {"label": "Fuzz", "metadata": {"ticketState": "OPEN"}},
+        ("PATCH", "/crm/v3/pipelines/deals/default/stages/closedwon"): {"label": "Won", "metadata": {"probability": "1.0"}},
+        ("POST", "/crm/v4/associations/contacts/companies/labels"): {"label": "Fuzz", "name": "fuzz", "inverseLabel": "Zzuf"},
+        ("PUT", "/crm/v4/associations/contacts/companies/labels"): {"associationTypeId": 1000, "label": "Fuzzier"},
+        ("PUT", f"/crm/v4/objects/contacts/{contact_id}/associations/companies/{company_id}"): [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}],
+        ("POST", "/crm/v3/properties/contacts/groups"): {"name": "fuzz_group", "label": "Fuzz"},
+        ("PATCH", "/crm/v3/properties/contacts/fuzzed"): {"label": "Fuzzed again", "options": [{"label": "B", "value": "b"}]},
         ("POST", "/crm/v3/properties/contacts"): {
             "name": "fuzzed", "label": "Fuzzed", "type": "enumeration", "fieldType": "select", "groupName": "contactinformation",
             "options": [{"label": "A", "value": "a"}],
@@ -113,7 +123,7 @@ def test_no_malformed_body_answers_5xx(client_and_ids) -> None:
                     answer = json.loads(response.get_data(as_text=True))
                     assert answer["status"] == "error" and answer["category"] and answer["message"], answer
 
-    assert sent >= 14 * CASES_PER_ENDPOINT
+    assert sent >= 22 * CASES_PER_ENDPOINT
     assert server_errors == [], f"{len(server_errors)} of {sent} malformed bodies answered 5xx, e.g. {server_errors[:5]}"
 
 
