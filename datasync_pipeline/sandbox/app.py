@@ -20,9 +20,22 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from datasync_pipeline.sandbox import associations, batch, control, oauth, objects, property_endpoints, search
+from datasync_pipeline.sandbox import (
+    association_labels,
+    associations,
+    batch,
+    control,
+    oauth,
+    oauth_tokens,
+    objects,
+    owners,
+    pipeline_endpoints,
+    property_endpoints,
+    search,
+)
 from datasync_pipeline.sandbox.errors import HubSpotError, error_body, error_response, json_response
 from datasync_pipeline.sandbox.faults import Fault
+from datasync_pipeline.sandbox.object_types import find_object_type
 from datasync_pipeline.sandbox.rate_limit import rate_limit_body
 
 if TYPE_CHECKING:
@@ -34,9 +47,11 @@ OBJECT_PREFIXES = ("/crm/v3/objects", "/crm/objects/2026-03")
 ASSOCIATION_RECORD_PREFIXES = ("/crm/v4/objects", "/crm/objects/2026-03")
 ASSOCIATION_BATCH_PREFIXES = ("/crm/v4/associations", "/crm/associations/2026-03")
 PROPERTY_PREFIXES = ("/crm/v3/properties", "/crm/properties/2026-03")
+PIPELINE_PREFIXES = ("/crm/v3/pipelines", "/crm/pipelines/2026-03")
 CONTROL_PREFIX = "/_sandbox/"
 CONTROL_HEADER = "X-Sandbox-Control-Token"
 OAUTH_TOKEN_PATH = "/oauth/v3/token"
+OAUTH_V1_TOKEN_PATH = "/oauth/v1/token"
 
 Handler = Callable[..., Response]
 
@@ -59,21 +74,55 @@ def _rules() -> Iterable[Rule]:
                    methods=["PUT"], endpoint=associations.put_default_association)
         yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>/<toObjectId>",
                    methods=["DELETE"], endpoint=associations.delete_association)
+        yield Rule(f"{prefix}/<objectType>/<objectId>/associations/<toObjectType>/<toObjectId>",
+                   methods=["PUT"], endpoint=associations.put_labeled_association)
     for prefix in ASSOCIATION_BATCH_PREFIXES:
         base = f"{prefix}/<fromObjectType>/<toObjectType>/batch"
         yield Rule(f"{base}/read", methods=["POST"], endpoint=associations.batch_read)
         yield Rule(f"{base}/create", methods=["POST"], endpoint=associations.batch_create)
         yield Rule(f"{base}/associate/default", methods=["POST"], endpoint=associations.batch_associate_default)
         yield Rule(f"{base}/archive", methods=["POST"], endpoint=associations.batch_archive)
+        labels = f"{prefix}/<fromObjectType>/<toObjectType>/labels"
+        yield Rule(labels, methods=["GET"], endpoint=association_labels.list_labels)
+        yield Rule(labels, methods=["POST"], endpoint=association_labels.create_label)
+        yield Rule(labels, methods=["PUT"], endpoint=association_labels.update_label)
+        yield Rule(f"{labels}/<associationTypeId>", methods=["DELETE"], endpoint=association_labels.delete_label)
     for prefix in PROPERTY_PREFIXES:
         yield Rule(f"{prefix}/<objectType>", methods=["GET"], endpoint=property_endpoints.list_properties)
         yield Rule(f"{prefix}/<objectType>", methods=["POST"], endpoint=property_endpoints.create_property)
+        yield Rule(f"{prefix}/<objectType>/groups", methods=["GET"], endpoint=property_endpoints.list_groups)
+        yield Rule(f"{prefix}/<objectType>/groups", methods=["POST"], endpoint=property_endpoints.create_group)
+        yield Rule(f"{prefix}/<objectType>/groups/<groupName>", methods=["GET"], endpoint=property_endpoints.get_group)
         yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["GET"], endpoint=property_endpoints.get_property)
+        yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["PATCH"], endpoint=property_endpoints.update_property)
+        yield Rule(f"{prefix}/<objectType>/<propertyName>", methods=["DELETE"], endpoint=property_endpoints.archive_property)
+    for prefix in PIPELINE_PREFIXES:
+        base = f"{prefix}/<objectType>"
+        stage = f"{base}/<pipelineId>/stages"
+        for path, method, endpoint in (
+            (base, "GET", pipeline_endpoints.list_pipelines), (base, "POST", pipeline_endpoints.create_pipeline),
+            (f"{base}/<pipelineId>", "GET", pipeline_endpoints.get_pipeline),
+            (f"{base}/<pipelineId>", "PUT", pipeline_endpoints.replace_pipeline),
+            (f"{base}/<pipelineId>", "PATCH", pipeline_endpoints.update_pipeline),
+            (f"{base}/<pipelineId>", "DELETE", pipeline_endpoints.archive_pipeline),
+            (stage, "GET", pipeline_endpoints.list_stages), (stage, "POST", pipeline_endpoints.create_stage),
+            (f"{stage}/<stageId>", "GET", pipeline_endpoints.get_stage),
+            (f"{stage}/<stageId>", "PUT", pipeline_endpoints.replace_stage),
+            (f"{stage}/<stageId>", "PATCH", pipeline_endpoints.update_stage),
+            (f"{stage}/<stageId>", "DELETE", pipeline_endpoints.archive_stage),
+        ):
+            yield Rule(path, methods=[method], endpoint=endpoint)
+    yield Rule("/crm/v3/owners", methods=["GET"], endpoint=owners.list_owners)
+    yield Rule("/crm/v3/owners/<ownerId>", methods=["GET"], endpoint=owners.get_owner)
     yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.refresh_token)
     yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)
     yield Rule("/_sandbox/faults", methods=["DELETE"], endpoint=control.clear_faults)
     yield Rule("/_sandbox/stats", methods=["GET"], endpoint=control.stats)
+    yield Rule("/_sandbox/oauth/authorize", methods=["POST"], endpoint=control.authorize)
+    yield Rule("/_sandbox/clock", methods=["POST"], endpoint=control.advance_clock)
+    yield Rule(OAUTH_V1_TOKEN_PATH, methods=["POST"], endpoint=oauth_tokens.token_endpoint)
+    yield Rule("/oauth/v1/access-tokens/<token>", methods=["GET"], endpoint=oauth_tokens.introspect)
 
 
 _ROUTE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -129,7 +178,7 @@ class SandboxApplication:
             return json_response(body, status=405)
 
         handler: Handler = rule.endpoint
-        if rule.rule == OAUTH_TOKEN_PATH:
+        if rule.rule.startswith("/oauth/"):
             # Refreshing a token is how a client gets one: it authenticates with its client secret instead.
             return self._run(handler, request, arguments, {})
         if rule.rule.startswith(CONTROL_PREFIX):
@@ -139,7 +188,9 @@ class SandboxApplication:
             return self._run(handler, request, arguments, {})
         token = _bearer_token(request)
         if not _matches(token, settings.token):
-            return self._unauthenticated(token)
+            refused = self._oauth_refusal(token, request.method, path_template(rule), arguments)
+            if refused is not None:
+                return refused
 
         self.sandbox.count_request(f"{request.method} {path_template(rule)}")
         fault = self.sandbox.faults.take(request.method, request.path)
@@ -164,6 +215,26 @@ class SandboxApplication:
             )
         response.headers.update(headers)
         return response
+
+    def _oauth_refusal(self, token: str | None, method: str, template: str, arguments: dict[str, Any]) -> Response | None:
+        """None when an OAuth access token may make this request; otherwise HubSpot's 401 or 403."""
+        access = self.sandbox.oauth.find(token) if token else None
+        if access is None:
+            return self._unauthenticated(token)
+        if self.sandbox.oauth.is_expired(access):
+            message = "The OAuth token used to make this call expired " f"{int(self.sandbox.clock.now() - access.expires_at)} second(s) ago."
+            return json_response(error_body("EXPIRED_AUTHENTICATION", message), status=401)
+        named = arguments.get("objectType") or arguments.get("fromObjectType")
+        kind = find_object_type(named) if named else None
+        scope = oauth_tokens.required_scope(method, template, kind.name if kind else None)
+        if scope is not None and scope not in access.scopes:
+            body = error_body(
+                "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call.",
+                errors=[{"message": f"One or more of the following scopes are required: [{scope}]",
+                         "context": {"requiredGranularScopes": [scope]}}],
+            )
+            return json_response(body, status=403)
+        return None
 
     @staticmethod
     def _unauthenticated(token: str | None) -> Response:
@@ -198,10 +269,17 @@ class SandboxApplication:
                 except OSError:
                     pass
             return json_response(error_body("TIMEOUT", "The request timed out."), status=504)
+        if fault.status == 423 and fault.retry_after is not None:
+            body = error_body("LOCKED", "The resource is locked by another request in progress.")
+            return json_response(body, status=423, headers={"Retry-After": f"{fault.retry_after:g}"})
         if fault.status == 429:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             return json_response(rate_limit_body(fault.policy_name), status=429, headers=headers)
         messages = {
+            # HubSpot answers 423 Locked to writes that meet a record or batch still being written by another
+            # request (HUBSPOT_API.md: "423 Locked under heavy writes: wait >= 2 s"). The body's category and
+            # wording are the sandbox's own: no published sample of that body was found.
+            423: ("LOCKED", "The resource is locked by another request in progress. Retry after at least 2 seconds."),
             500: ("INTERNAL_ERROR", "An internal error occurred."),
             502: ("BAD_GATEWAY", "Bad gateway: the upstream service did not answer properly."),
             503: ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable. Try again later."),

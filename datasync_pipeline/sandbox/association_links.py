@@ -32,6 +32,8 @@ class Link:
     category: str
     type_id: int
     label: str | None = None
+    reverse_type_id: int | None = None  # the portal's own types: the reverse direction's type id and label
+    reverse_label: str | None = None
 
 
 def add_link(connection: Connection, link: Link, *, mirror_source: bool = True) -> None:
@@ -45,7 +47,9 @@ def add_link(connection: Connection, link: Link, *, mirror_source: bool = True) 
             connection, owner_type=link.from_type, owner_id=link.from_id, company_id=link.to_id, mirror=mirror_source
         )
         return
-    reverse_id = reverse_type(link.from_type, link.to_type, link.category, link.type_id)
+    reverse_id = link.reverse_type_id
+    if reverse_id is None:
+        reverse_id = reverse_type(link.from_type, link.to_type, link.category, link.type_id)
     if is_primary(link.to_type, link.from_type, link.category, reverse_id):
         _make_primary(connection, owner_type=link.to_type, owner_id=link.to_id, company_id=link.from_id)
         return
@@ -57,7 +61,8 @@ def _insert_both_ways(connection: Connection, link: Link, reverse_id: int) -> No
         {"from_id": link.from_id, "to_id": link.to_id, "category": link.category, "type_id": link.type_id,
          "from_type": link.from_type, "to_type": link.to_type, "label": link.label},
         {"from_id": link.to_id, "to_id": link.from_id, "category": link.category, "type_id": reverse_id,
-         "from_type": link.to_type, "to_type": link.from_type, "label": link.label},
+         "from_type": link.to_type, "to_type": link.from_type,
+         "label": link.reverse_label if link.reverse_type_id is not None else link.label},
     ]
     connection.execute(sa.insert(associations).prefix_with("OR IGNORE"), rows)
 

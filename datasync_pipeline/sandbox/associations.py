@@ -13,14 +13,24 @@ from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.association_links import Link, add_link, links_from, remove_links
-from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_known_type, pair_for, type_label
+from datasync_pipeline.sandbox.association_labels import labeled_link
+from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, pair_for, type_label
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, validation_error
 from datasync_pipeline.sandbox.http_input import (
     inputs_of,
     parse_record_id,
     query_int,
-    read_json_object,
+    read_body,
+    read_json,
     resolve_object_type,
+)
+from datasync_pipeline.sandbox.request_shapes import (
+    ASSOCIATIONS_BATCH_ARCHIVE,
+    ASSOCIATIONS_BATCH_CREATE,
+    ASSOCIATIONS_BATCH_DEFAULT,
+    ASSOCIATIONS_BATCH_READ,
+    LABELED_ASSOCIATION,
+    check_body,
 )
 from datasync_pipeline.sandbox.object_types import ObjectType
 from datasync_pipeline.sandbox.timestamps import now_milliseconds, to_iso
@@ -71,7 +81,7 @@ def list_associations(
 def batch_read(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     """Links of up to 1,000 records; records without any come back as NO_ASSOCIATIONS_FOUND errors (207)."""
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_READ_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_READ), BATCH_READ_LIMIT)
     started_at = now_milliseconds()
     raw_ids = [str(item.get("id", "")) for item in inputs]
     ids = [record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None]
@@ -119,7 +129,7 @@ def _endpoint_ids(sandbox: Sandbox, from_type: ObjectType, to_type: ObjectType, 
 
 def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_CREATE), BATCH_WRITE_LIMIT)
     started_at = now_milliseconds()
     ids = _endpoint_ids(
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
@@ -129,11 +139,11 @@ def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_o
         for association_type in item.get("types") or []:
             category = association_type.get("associationCategory", HUBSPOT_DEFINED)
             type_id = association_type.get("associationTypeId")
-            if not isinstance(type_id, int) or not is_known_type(from_type.name, to_type.name, category, type_id):
+            if not sandbox.labels.is_known(from_type.name, to_type.name, category, type_id):
                 raise validation_error(
                     f"{category} association type {type_id} does not exist between {from_type.name} and {to_type.name}."
                 )
-            links.append(Link(from_type.name, source, to_type.name, target, category, type_id, association_type.get("label")))
+            links.append(labeled_link(sandbox.labels, from_type.name, source, to_type.name, target, category, type_id))
         if not item.get("types"):
             raise validation_error("Every input needs at least one association type in 'types'.")
     with sandbox.store.transaction() as connection:
@@ -154,7 +164,7 @@ def batch_associate_default(sandbox: Sandbox, request: Request, from_object_type
     pair = pair_for(from_type.name, to_type.name)
     if pair is None:
         raise validation_error(f"There is no default association between {from_type.name} and {to_type.name}.")
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_DEFAULT), BATCH_WRITE_LIMIT)
     started_at = now_milliseconds()
     ids = _endpoint_ids(
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
@@ -174,7 +184,7 @@ def batch_associate_default(sandbox: Sandbox, request: Request, from_object_type
 def batch_archive(sandbox: Sandbox, request: Request, from_object_type: str, to_object_type: str) -> Response:
     """Remove every link between each ``from`` and its listed ``to`` records: ``{inputs: [{from: {id}, to: [{id}]}]}``."""
     from_type, to_type = resolve_object_type(from_object_type), resolve_object_type(to_object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_WRITE_LIMIT)
+    inputs = inputs_of(read_body(request, ASSOCIATIONS_BATCH_ARCHIVE), BATCH_WRITE_LIMIT)
     with sandbox.store.transaction() as connection:
         for item in inputs:
             source = parse_record_id((item.get("from") or {}).get("id"))
@@ -190,7 +200,11 @@ def batch_archive(sandbox: Sandbox, request: Request, from_object_type: str, to_
 def put_default_association(
     sandbox: Sandbox, request: Request, object_type: str, object_id: str, to_object_type: str, to_object_id: str
 ) -> Response:
-    """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: one default link."""
+    """``PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}``: one default link.
+
+    HubSpot answers ``BatchResponsePublicDefaultAssociation``: ``results: [{from: {id}, to: {id},
+    associationSpec: {associationCategory, associationTypeId}}]`` (the official client's ``create_default``).
+    """
     from_type, to_type = resolve_object_type(object_type), resolve_object_type(to_object_type)
     pair = pair_for(from_type.name, to_type.name)
     if pair is None:
@@ -198,10 +212,42 @@ def put_default_association(
     [(source, target)] = _endpoint_ids(sandbox, from_type, to_type, [(object_id, to_object_id)])
     with sandbox.store.transaction() as connection:
         add_link(connection, Link(from_type.name, source, to_type.name, target, HUBSPOT_DEFINED, pair.unlabeled))
-    result = {"fromObjectTypeId": from_type.type_id, "fromObjectId": source, "toObjectTypeId": to_type.type_id,
-              "toObjectId": target, "labels": []}
+    result = {"from": {"id": str(source)}, "to": {"id": str(target)},
+              "associationSpec": {"associationCategory": HUBSPOT_DEFINED, "associationTypeId": pair.unlabeled}}
     return json_response({"status": "COMPLETE", "results": [result], "startedAt": to_iso(now_milliseconds()),
                           "completedAt": to_iso(now_milliseconds())})
+
+
+def put_labeled_association(
+    sandbox: Sandbox, request: Request, object_type: str, object_id: str, to_object_type: str, to_object_id: str
+) -> Response:
+    """``PUT /crm/v4/objects/{from}/{id}/associations/{to}/{toId}`` with ``[{associationCategory, associationTypeId}]``.
+
+    Links two records with the listed types (labels among them) and answers 201 with
+    ``{fromObjectTypeId, fromObjectId, toObjectTypeId, toObjectId, labels}`` (``LabelsBetweenObjectPair``).
+    """
+    from_type, to_type = resolve_object_type(object_type), resolve_object_type(to_object_type)
+    specs = read_json(request)
+    check_body(LABELED_ASSOCIATION, specs)
+    if not specs:
+        raise validation_error("List at least one association type to create.")
+    [(source, target)] = _endpoint_ids(sandbox, from_type, to_type, [(object_id, to_object_id)])
+    links = []
+    for spec in specs:
+        category = spec.get("associationCategory") or HUBSPOT_DEFINED
+        type_id = spec.get("associationTypeId")
+        if not sandbox.labels.is_known(from_type.name, to_type.name, category, type_id):
+            raise validation_error(
+                f"{category} association type {type_id} does not exist between {from_type.name} and {to_type.name}."
+            )
+        links.append(labeled_link(sandbox.labels, from_type.name, source, to_type.name, target, category, type_id))
+    with sandbox.store.transaction() as connection:
+        for link in links:
+            add_link(connection, link)
+    labels = [label for link in links
+              if (label := type_label(from_type.name, to_type.name, link.category, link.type_id, link.label)) is not None]
+    return json_response({"fromObjectTypeId": from_type.type_id, "fromObjectId": source, "toObjectTypeId": to_type.type_id,
+                          "toObjectId": target, "labels": labels}, status=201)
 
 
 def delete_association(

@@ -15,15 +15,18 @@ from werkzeug.wrappers import Request, Response
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
 from datasync_pipeline.sandbox.http_input import (
+    checked_id_property,
     inputs_of,
     parse_record_id,
     query_bool,
-    read_json_object,
+    read_body,
     refuse_duplicate_ids,
     resolve_object_type,
 )
 from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.property_history import attach_history
 from datasync_pipeline.sandbox.record_writes import RecordWriter
+from datasync_pipeline.sandbox.request_shapes import BATCH_ARCHIVE, BATCH_CREATE, BATCH_READ, BATCH_UPDATE
 from datasync_pipeline.sandbox.records import render_record, render_written_record
 from datasync_pipeline.sandbox.store import StoredRecord
 from datasync_pipeline.sandbox.timestamps import now_milliseconds, to_iso
@@ -72,7 +75,7 @@ def _lookup_ids(
 
 def batch_read(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    body = read_json_object(request)
+    body = read_body(request, BATCH_READ)
     inputs = inputs_of(body, BATCH_LIMIT)
     raw_ids = [str(item.get("id", "")) for item in inputs]
     refuse_duplicate_ids(raw_ids)
@@ -81,15 +84,20 @@ def batch_read(sandbox: Sandbox, request: Request, object_type: str) -> Response
     requested = body.get("properties") or None
     definitions = sandbox.catalogue.definitions(kind)
     with sandbox.store.reading() as connection:
-        record_ids = _lookup_ids(connection, kind, raw_ids, body.get("idProperty"), archived=archived)
+        id_property = checked_id_property(body.get("idProperty"), definitions, kind)
+        record_ids = _lookup_ids(connection, kind, raw_ids, id_property, archived=archived)
         found = store.fetch_records(connection, kind.name, record_ids.values(), archived=archived)
-    results, missing = [], []
+    results, missing, read = [], [], []
     for raw in raw_ids:
         record = found.get(record_ids.get(raw, -1))
         if record is None:
             missing.append(raw)
         else:
             results.append(render_record(kind, definitions, record, requested))
+            read.append(record)
+    if body.get("propertiesWithHistory"):
+        with sandbox.store.reading() as connection:
+            attach_history(connection, kind, definitions, results, read, body["propertiesWithHistory"])
     errors = []
     if missing:
         message = f"Could not get some {kind.singular} objects, they may be deleted or not exist. Check that ids are valid."
@@ -135,7 +143,7 @@ def _run_writes(
 
 def batch_create(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    inputs = inputs_of(read_body(request, BATCH_CREATE), BATCH_LIMIT)
 
     def prefetch(writer: RecordWriter) -> None:
         writer.prefetch(
@@ -166,8 +174,11 @@ def _current_record(writer: RecordWriter, kind: ObjectType, raw_id: str, id_prop
 
 def batch_update(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    inputs = inputs_of(read_body(request, BATCH_UPDATE), BATCH_LIMIT)
     refuse_duplicate_ids([str(item.get("id", "")).strip().lower() for item in inputs])
+    definitions = sandbox.catalogue.definitions(kind)
+    for item in inputs:
+        checked_id_property(item.get("idProperty"), definitions, kind)
 
     def prefetch(writer: RecordWriter) -> None:
         writer.prefetch(
@@ -185,7 +196,7 @@ def batch_update(sandbox: Sandbox, request: Request, object_type: str) -> Respon
 def batch_upsert(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     """Create-or-update by a unique property (``idProperty``); each result says whether it was ``new``."""
     kind = resolve_object_type(object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    inputs = inputs_of(read_body(request, BATCH_UPDATE), BATCH_LIMIT)
     unique = sandbox.catalogue.unique_properties(kind)
     for item in inputs:
         id_property = item.get("idProperty")
@@ -219,7 +230,7 @@ def batch_upsert(sandbox: Sandbox, request: Request, object_type: str) -> Respon
 
 def batch_archive(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    inputs = inputs_of(read_json_object(request), BATCH_LIMIT)
+    inputs = inputs_of(read_body(request, BATCH_ARCHIVE), BATCH_LIMIT)
     raw_ids = [str(item.get("id", "")) for item in inputs]
     refuse_duplicate_ids(raw_ids)
     record_ids = [record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None]

@@ -52,6 +52,25 @@ def clear_faults(sandbox: Sandbox, request: Request) -> Response:
     return Response(status=204)
 
 
+def authorize(sandbox: Sandbox, request: Request) -> Response:
+    """``{scopes?}`` -> ``{code}``: what HubSpot's consent page redirects with, to exchange at ``/oauth/v1/token``."""
+    body = read_json_object(request) if request.get_data() else {}
+    scopes = body.get("scopes")
+    if scopes is not None and (not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes)):
+        raise validation_error("'scopes' must be a list of scope names.")
+    code = sandbox.oauth.authorize(scopes) if scopes is not None else sandbox.oauth.authorize()
+    return json_response({"code": code}, status=201)
+
+
+def advance_clock(sandbox: Sandbox, request: Request) -> Response:
+    """``{advanceSeconds}``: move the sandbox clock forward (token expiry), instead of sleeping in tests."""
+    seconds = read_json_object(request).get("advanceSeconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise validation_error("'advanceSeconds' must be a non-negative number.")
+    sandbox.clock.advance(float(seconds))
+    return json_response({"advancedSeconds": seconds})
+
+
 def stats(sandbox: Sandbox, request: Request) -> Response:
     return json_response({
         "requestCounts": sandbox.request_counts_snapshot(),

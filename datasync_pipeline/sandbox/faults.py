@@ -10,14 +10,14 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-FAULT_STATUSES = {429, 500, 502, 503, 504, "timeout"}
+FAULT_STATUSES = {423, 429, 500, 502, 503, 504, "timeout"}
 
 
 @dataclass(frozen=True)
 class Fault:
     """One kind of failure and which requests it hits.
 
-    ``status`` is an HTTP status (429, 500, 502, 503, 504) or ``"timeout"``: wait ``delay_seconds``, then
+    ``status`` is an HTTP status (423, 429, 500, 502, 503, 504) or ``"timeout"``: wait ``delay_seconds``, then
     answer normally, or drop the connection without an answer when ``drop`` is set. ``times`` is how
     many matching requests it hits before it is used up. A 429 carries ``Retry-After`` when
     ``retry_after`` is set, and ``policy_name`` in its body.
@@ -34,7 +34,7 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.status not in FAULT_STATUSES:
-            raise ValueError(f"Fault status must be one of 429, 500, 502, 503, 504 or 'timeout', not {self.status!r}")
+            raise ValueError(f"Fault status must be one of 423, 429, 500, 502, 503, 504 or 'timeout', not {self.status!r}")
         if self.times < 1:
             raise ValueError("A fault must hit at least one request (times >= 1)")
 

@@ -6,12 +6,14 @@ Malformed input gets HubSpot's 400 VALIDATION_ERROR with a message naming the pr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request
 
 from datasync_pipeline.sandbox.errors import HubSpotError, validation_error
 from datasync_pipeline.sandbox.object_types import ObjectType, find_object_type
+from datasync_pipeline.sandbox.request_shapes import Shape, check_body
 
 
 def read_json(request: Request) -> Any:
@@ -30,6 +32,13 @@ def read_json_object(request: Request) -> dict[str, Any]:
     body = read_json(request)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object at the top level.")
+    return body
+
+
+def read_body(request: Request, shape: Shape) -> dict[str, Any]:
+    """A JSON object body of the given shape (see ``request_shapes``), or HubSpot's 400."""
+    body = read_json_object(request)
+    check_body(shape, body)
     return body
 
 
@@ -62,10 +71,32 @@ def resolve_object_type(name: str) -> ObjectType:
     return object_type
 
 
+MAX_RECORD_ID = 2**63 - 1
+
+
 def parse_record_id(value: Any) -> int | None:
-    """Record ids are numeric strings (numbers accepted too); anything else names no record."""
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else None
+    """Record ids are numeric strings (numbers accepted too) that fit HubSpot's 64-bit ids; anything else names no record."""
+    text = str(value).strip() if value is not None and not isinstance(value, dict | list | bool) else ""
+    if not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_RECORD_ID else None
+
+
+def checked_id_property(value: Any, known: Iterable[str], object_type: ObjectType) -> str | None:
+    """An ``idProperty`` as given, refused with a 400 unless it names a property of the object type.
+
+    HubSpot looks records up by any property it knows (``hs_object_id`` by default); an unknown name is a
+    validation error, never an empty answer.
+    """
+    if value is None or value == "":
+        return None
+    name = str(value)
+    if name not in known:
+        raise validation_error(
+            f"idProperty {name!r} is not a property of {object_type.name}.", context={"idProperty": [name]}
+        )
+    return name
 
 
 def inputs_of(body: dict[str, Any], limit: int) -> list[dict[str, Any]]:

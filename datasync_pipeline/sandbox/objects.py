@@ -10,14 +10,17 @@ from werkzeug.wrappers import Request, Response
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
 from datasync_pipeline.sandbox.http_input import (
+    checked_id_property,
     parse_record_id,
     query_bool,
     query_int,
     query_list,
-    read_json_object,
+    read_body,
     resolve_object_type,
 )
+from datasync_pipeline.sandbox.request_shapes import GDPR_DELETE, OBJECT_CREATE, OBJECT_UPDATE
 from datasync_pipeline.sandbox.object_types import ObjectType
+from datasync_pipeline.sandbox.property_history import attach_history
 from datasync_pipeline.sandbox.record_writes import RecordWriter
 from datasync_pipeline.sandbox.records import attach_associations, render_record, render_written_record
 from datasync_pipeline.sandbox.store import StoredRecord
@@ -44,6 +47,7 @@ def list_objects(sandbox: Sandbox, request: Request, object_type: str) -> Respon
         page = found[:limit]
         results = [render_record(kind, definitions, record, query_list(request, "properties")) for record in page]
         attach_associations(connection, kind, results, _association_types(request))
+        attach_history(connection, kind, definitions, results, page, query_list(request, "propertiesWithHistory"))
     body: dict = {"results": results}
     if len(found) > limit:
         next_after = str(found[limit].id)
@@ -57,6 +61,7 @@ def find_record(
     sandbox: Sandbox, kind: ObjectType, object_id: str, id_property: str | None, *, archived: bool
 ) -> StoredRecord | None:
     """A record by id, or by a unique property when ``idProperty`` is given (``?idProperty=email``)."""
+    id_property = checked_id_property(id_property, sandbox.catalogue.definitions(kind), kind)
     with sandbox.store.reading() as connection:
         if id_property and id_property != "hs_object_id":
             ids = store.find_ids_by_property(connection, kind.name, id_property, [object_id], archived=archived)
@@ -81,15 +86,17 @@ def get_object(sandbox: Sandbox, request: Request, object_type: str, object_id: 
     record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=query_bool(request, "archived"))
     if record is None:
         raise _missing(kind, object_id)
-    body = render_record(kind, sandbox.catalogue.definitions(kind), record, query_list(request, "properties"))
+    definitions = sandbox.catalogue.definitions(kind)
+    body = render_record(kind, definitions, record, query_list(request, "properties"))
     with sandbox.store.reading() as connection:
         attach_associations(connection, kind, [body], _association_types(request))
+        attach_history(connection, kind, definitions, [body], [record], query_list(request, "propertiesWithHistory"))
     return json_response(body)
 
 
 def create_object(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    body = read_json_object(request)
+    body = read_body(request, OBJECT_CREATE)
     with sandbox.store.transaction() as connection:
         writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
         record = writer.create(body.get("properties"), body.get("associations"))
@@ -99,7 +106,7 @@ def create_object(sandbox: Sandbox, request: Request, object_type: str) -> Respo
 
 def update_object(sandbox: Sandbox, request: Request, object_type: str, object_id: str) -> Response:
     kind = resolve_object_type(object_type)
-    body = read_json_object(request)
+    body = read_body(request, OBJECT_UPDATE)
     if "properties" not in body:
         raise validation_error("Invalid input JSON: 'properties' is required.")
     record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=False)
@@ -130,7 +137,7 @@ def gdpr_delete(sandbox: Sandbox, request: Request, object_type: str) -> Respons
     kind = resolve_object_type(object_type)
     if kind.name != "contacts":
         raise not_found(f"GDPR delete exists for contacts only, not {kind.name}.")
-    body = read_json_object(request)
+    body = read_body(request, GDPR_DELETE)
     object_id = str(body.get("objectId", ""))
     record = find_record(sandbox, kind, object_id, body.get("idProperty"), archived=False) or find_record(
         sandbox, kind, object_id, body.get("idProperty"), archived=True

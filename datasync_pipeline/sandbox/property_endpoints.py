@@ -1,4 +1,4 @@
-"""The properties API: list an object type's property definitions, read one, create a custom one."""
+"""The properties API: an object type's property definitions (list, read, create, update, archive) and groups."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox.errors import json_response, not_found
-from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
+from datasync_pipeline.sandbox.http_input import read_body, resolve_object_type
+from datasync_pipeline.sandbox.request_shapes import PROPERTY_CREATE, PROPERTY_GROUP
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -30,5 +31,34 @@ def get_property(sandbox: Sandbox, request: Request, object_type: str, property_
 
 def create_property(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    definition = sandbox.catalogue.create(kind, read_json_object(request))
+    definition = sandbox.catalogue.create(kind, read_body(request, PROPERTY_CREATE))
     return json_response(definition.to_json(), status=201)
+
+
+def update_property(sandbox: Sandbox, request: Request, object_type: str, property_name: str) -> Response:
+    kind = resolve_object_type(object_type)
+    definition = sandbox.catalogue.update(kind, property_name, read_body(request, PROPERTY_CREATE))
+    return json_response(definition.to_json())
+
+
+def archive_property(sandbox: Sandbox, request: Request, object_type: str, property_name: str) -> Response:
+    sandbox.catalogue.archive(resolve_object_type(object_type), property_name)
+    return Response(status=204)
+
+
+def list_groups(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    """``GET /crm/v3/properties/{objectType}/groups``: ``{results: [{name, label, displayOrder, archived}]}``."""
+    return json_response({"results": sandbox.catalogue.groups(resolve_object_type(object_type))})
+
+
+def get_group(sandbox: Sandbox, request: Request, object_type: str, group_name: str) -> Response:
+    kind = resolve_object_type(object_type)
+    for group in sandbox.catalogue.groups(kind):
+        if group["name"] == group_name:
+            return json_response(group)
+    raise not_found(f"Unable to find property group {group_name} for object type {kind.name}.")
+
+
+def create_group(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    group = sandbox.catalogue.create_group(resolve_object_type(object_type), read_body(request, PROPERTY_GROUP))
+    return json_response(group, status=201)

@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from datasync_pipeline.sandbox import store
-from datasync_pipeline.sandbox.association_links import Link, add_link, set_primary_company
-from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_known_type, is_primary
+from datasync_pipeline.sandbox.association_labels import labeled_link
+from datasync_pipeline.sandbox.association_links import add_link, set_primary_company
+from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_primary
+from datasync_pipeline.sandbox.create_rules import missing_required, with_default_pipeline
 from datasync_pipeline.sandbox.errors import HubSpotError, validation_error
 from datasync_pipeline.sandbox.http_input import parse_record_id
 from datasync_pipeline.sandbox.object_types import ObjectType
@@ -46,6 +48,7 @@ class RecordWriter:
         self.connection = connection
         self.object_type = object_type
         self.definitions = catalogue.definitions(object_type)
+        self.checks = catalogue.checks
         self.unique_properties = catalogue.unique_properties(object_type)
         self.now = now
         self.session = WriteSession(connection, object_type.name)
@@ -91,13 +94,19 @@ class RecordWriter:
             for name, value in normalize_properties(self.object_type, self.definitions, properties).items()
             if value is not None
         }
+        problem = missing_required(self.object_type, values)
+        if problem is not None:
+            raise problem
+        values = with_default_pipeline(self.object_type, values)
+        self.checks.check(self.object_type, values, {})
         links = self._parse_associations(associations)
         self._refuse_taken_values(values, record_id=None)
         record = self.session.add(dict(values), self.now)
+        self.session.note_versions(record.id, values, self.now)
         self.session.claim(record.id, self._unique_part(values))
         for to_type, to_id, category, type_id in links:
-            add_link(self.connection, Link(self.object_type.name, record.id, to_type, to_id, category, type_id),
-                     mirror_source=False)
+            link = labeled_link(self.checks.labels, self.object_type.name, record.id, to_type, to_id, category, type_id)
+            add_link(self.connection, link, mirror_source=False)
             if is_primary(self.object_type.name, to_type, category, type_id):
                 self._mirror_primary_company(record, to_id)
         self._follow_associated_company(record, values)
@@ -106,6 +115,7 @@ class RecordWriter:
     def update(self, record: StoredRecord, properties: Any) -> StoredRecord:
         """Apply ``properties`` to a record the session handed out (``find``)."""
         normalized = normalize_properties(self.object_type, self.definitions, properties)
+        self.checks.check(self.object_type, normalized, record.properties)
         self._refuse_taken_values(normalized, record_id=record.id)
         for name, value in normalized.items():
             if value is None:
@@ -113,6 +123,7 @@ class RecordWriter:
             else:
                 record.properties[name] = value
         record.updated_at = max(self.now, record.updated_at + 1)
+        self.session.note_versions(record.id, normalized, record.updated_at)
         self.session.changed(record)
         self.session.claim(record.id, self._unique_part(normalized))
         self._follow_associated_company(record, normalized)
@@ -196,7 +207,7 @@ class RecordWriter:
             for association_type in types:
                 category = association_type.get("associationCategory", HUBSPOT_DEFINED)
                 type_id = association_type.get("associationTypeId")
-                if not isinstance(type_id, int) or not is_known_type(self.object_type.name, to_type, category, type_id):
+                if not self.checks.labels.is_known(self.object_type.name, to_type, category, type_id):
                     raise validation_error(
                         f"One or more associations are invalid: {category} type {type_id} does not associate "
                         f"{self.object_type.name} with {to_type}."

@@ -10,13 +10,18 @@ from typing import Any
 
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.app import SandboxApplication
+from datasync_pipeline.sandbox.association_labels import AssociationLabels
 from datasync_pipeline.sandbox.association_links import Link, add_link
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, pair_for
 from datasync_pipeline.sandbox.faults import FaultBook
 from datasync_pipeline.sandbox.object_types import find_object_type
+from datasync_pipeline.sandbox.oauth_tokens import Clock, OAuthTokens
+from datasync_pipeline.sandbox.owners import Owners
+from datasync_pipeline.sandbox.pipelines import Pipelines
 from datasync_pipeline.sandbox.property_catalogue import PropertyCatalogue
 from datasync_pipeline.sandbox.property_values import as_text
 from datasync_pipeline.sandbox.rate_limit import RateLimiter
+from datasync_pipeline.sandbox.reference_checks import ReferenceChecks
 from datasync_pipeline.sandbox.settings import SandboxSettings
 from datasync_pipeline.sandbox.timestamps import datetime_to_milliseconds, now_milliseconds
 
@@ -32,7 +37,13 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.store = store.Store(settings.db_path)
-        self.catalogue = PropertyCatalogue(self.store)
+        self.owners = Owners(self.store)
+        self.pipelines = Pipelines(self.store)
+        self.labels = AssociationLabels(self.store)
+        self.catalogue = PropertyCatalogue(self.store, ReferenceChecks(self.owners, self.pipelines, self.labels))
+        self.pipelines.on_change = self.catalogue.refresh_pipelines
+        self.clock = Clock()
+        self.oauth = OAuthTokens(self.clock, settings.access_token_lifetime_seconds)
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(settings.rate_limit_tier, settings.rate_window_seconds)
         self.request_counts: Counter[str] = Counter()
@@ -81,6 +92,10 @@ class Sandbox:
             ]
             store.claim_unique_values_in_bulk(connection, claims)
         return [str(record_id) for record_id in ids]
+
+    def add_owner(self, email: str, first_name: str = "", last_name: str = "", *, archived: bool = False) -> str:
+        """Add an owner (a user of the portal) and return its owner id."""
+        return self.owners.add(email, first_name, last_name, archived=archived)["id"]
 
     def associate(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int, *, primary: bool = False

@@ -16,7 +16,8 @@ from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.errors import json_response, validation_error
-from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
+from datasync_pipeline.sandbox.http_input import read_body, resolve_object_type
+from datasync_pipeline.sandbox.request_shapes import SEARCH
 from datasync_pipeline.sandbox.object_types import ObjectType
 from datasync_pipeline.sandbox.property_definitions import DEFAULT_READ_PROPERTIES, PropertyDefinition
 from datasync_pipeline.sandbox.records import render_record
@@ -199,7 +200,7 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
 
 def search_objects(sandbox: Sandbox, request: Request, object_type: str) -> Response:
     kind = resolve_object_type(object_type)
-    body = read_json_object(request)
+    body = read_body(request, SEARCH)
     definitions = sandbox.catalogue.definitions(kind)
     limit, offset = _paging(body)
     conditions = [

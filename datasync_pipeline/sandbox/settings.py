@@ -43,6 +43,8 @@ class SandboxSettings:
     ``/oauth/v3/token`` hands out); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
     the ``X-Sandbox-Control-Token`` header; random unless given, so knowing the CRM token is not enough);
     ``client_id`` / ``client_secret`` are the one OAuth app allowed to refresh (none: every refresh is refused).
+    OAuth access tokens from ``/oauth/v1/token`` live ``access_token_lifetime_seconds`` (HubSpot: 1,800) of the
+    sandbox clock; ``token`` itself never expires, like a private app's.
     """
 
     db_path: str
@@ -54,6 +56,7 @@ class SandboxSettings:
     rate_window_seconds: float = 10.0
     latency_ms: int = 0
     search_index_delay_ms: int = 0
+    access_token_lifetime_seconds: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.tier not in RATE_LIMIT_TIERS:

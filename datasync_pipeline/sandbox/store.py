@@ -84,6 +84,28 @@ custom_properties = sa.Table(
 )
 
 
+# Portal settings that are not records: property groups, pipelines, owners, association labels, OAuth tokens.
+reference_data = sa.Table(
+    "reference_data",
+    metadata,
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+property_history = sa.Table(
+    "property_history",
+    metadata,
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("source_type", sa.String(40), nullable=False),
+    sa.Index("property_history_by_record", "record_id", "name", "timestamp"),
+)
+
+
 @dataclass
 class StoredRecord:
     """One CRM record as stored; system properties are derived from the columns when rendered."""
@@ -330,6 +352,7 @@ def delete_records_permanently(connection: Connection, ids: Iterable[int]) -> No
     wanted = list(ids)
     connection.execute(sa.delete(records).where(records.c.id.in_(wanted)))
     connection.execute(sa.delete(unique_values).where(unique_values.c.record_id.in_(wanted)))
+    connection.execute(sa.delete(property_history).where(property_history.c.record_id.in_(wanted)))
     connection.execute(
         sa.delete(associations).where(sa.or_(associations.c.from_id.in_(wanted), associations.c.to_id.in_(wanted)))
     )
@@ -429,3 +452,45 @@ def insert_custom_property(connection: Connection, object_type: str, definition:
             object_type=object_type, name=definition["name"], definition=json.dumps(definition)
         )
     )
+
+
+def replace_custom_property(connection: Connection, object_type: str, definition: dict[str, Any]) -> None:
+    connection.execute(
+        sa.update(custom_properties)
+        .where(custom_properties.c.object_type == object_type, custom_properties.c.name == definition["name"])
+        .values(definition=json.dumps(definition))
+    )
+
+
+def delete_custom_property(connection: Connection, object_type: str, name: str) -> None:
+    connection.execute(
+        sa.delete(custom_properties).where(custom_properties.c.object_type == object_type, custom_properties.c.name == name)
+    )
+
+
+# Reference data -----------------------------------------------------------------------------------
+
+
+def load_reference(connection: Connection, kind: str) -> dict[str, dict[str, Any]]:
+    """Every stored item of one kind of reference data (property groups, pipelines, owners, labels, tokens), by key."""
+    query = sa.select(reference_data).where(reference_data.c.kind == kind).order_by(reference_data.c.position)
+    return {row.key: json.loads(row.body) for row in connection.execute(query)}
+
+
+def put_reference(connection: Connection, kind: str, key: str, body: dict[str, Any]) -> None:
+    """Store an item, keeping its position when it replaces one."""
+    existing = connection.execute(
+        sa.select(reference_data.c.position).where(reference_data.c.kind == kind, reference_data.c.key == key)
+    ).scalar()
+    if existing is not None:
+        connection.execute(
+            sa.update(reference_data).where(reference_data.c.kind == kind, reference_data.c.key == key)
+            .values(body=json.dumps(body))
+        )
+        return
+    position = connection.execute(sa.select(sa.func.coalesce(sa.func.max(reference_data.c.position), 0))).scalar_one()
+    connection.execute(sa.insert(reference_data).values(kind=kind, key=key, body=json.dumps(body), position=position + 1))
+
+
+def delete_reference(connection: Connection, kind: str, key: str) -> None:
+    connection.execute(sa.delete(reference_data).where(reference_data.c.kind == kind, reference_data.c.key == key))

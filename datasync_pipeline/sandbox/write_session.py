@@ -20,6 +20,7 @@ from dataclasses import replace
 from sqlalchemy.engine import Connection
 
 from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.property_history import Version, store_versions
 from datasync_pipeline.sandbox.store import StoredRecord
 
 # SQLite's lower() folds ASCII letters only; lookups that fall back to scanning values must fold alike.
@@ -43,6 +44,7 @@ class WriteSession:
         self._created: dict[int, StoredRecord] = {}  # new records, in order
         self._changed: dict[int, StoredRecord] = {}  # existing records written, in order
         self._touched_claims: dict[tuple[int, str], None] = {}  # (record id, property) claims rewritten
+        self._versions: list[Version] = []  # property values written, for propertiesWithHistory
 
     # Reading ahead ----------------------------------------------------------------------------------
 
@@ -167,6 +169,10 @@ class WriteSession:
                 self._owners[(name, key)] = record_id
                 held[name] = key
 
+    def note_versions(self, record_id: int, values: dict[str, str | None], timestamp: int) -> None:
+        """Remember the values a write set (``None``: cleared) as new versions of those properties."""
+        self._versions.extend((record_id, name, value or "", timestamp) for name, value in values.items())
+
     def flush(self) -> None:
         """Write every change to the store: the id counter, new records, changed records, unique values."""
         if self._next_id is not None:
@@ -184,6 +190,7 @@ class WriteSession:
             if name in self._claims[record_id]
         ]
         store.replace_unique_claims(self.connection, released, claims)
+        store_versions(self.connection, self._versions)
 
 
 def snapshot(record: StoredRecord) -> StoredRecord:
