@@ -115,7 +115,7 @@ def plan_first_sync(
         app_updates=_concat(app_updates, UPDATE_COLUMNS),
         conflicts=_concat(conflicts, CONFLICT_COLUMNS),
         excluded=matched.excluded,
-        app_external_ids=_external_ids_to_fill(pairs, app),
+        app_external_ids=_external_ids_to_fill(pairs, app, getattr(matched, "pair_rows", None)),
     )
     plan.counts = {
         "matched": len(pairs),
@@ -230,7 +230,8 @@ class _Joined:
         hubspot_rows = _rows_of(hubspot["record_id"], hubspot_ids, hint[0])
         app_rows = _rows_of(app["record_id"], app_ids, hint[1]) if hubspot_rows is not None else None
         if hubspot_rows is not None and app_rows is not None:
-            return cls(hubspot_ids, app_ids, hubspot[fields], app[fields], hubspot_rows, app_rows)
+            # The frames themselves (their fields are read column by column): ``frame[fields]`` would copy them.
+            return cls(hubspot_ids, app_ids, hubspot, app, hubspot_rows, app_rows)
         joined = (
             pairs[["hubspot_id", "app_id"]]
             .merge(hubspot[["record_id", *fields]].rename(columns={"record_id": "hubspot_id"}), on="hubspot_id", how="left")
@@ -254,9 +255,8 @@ def _rows_of(record_ids: pd.Series, wanted: np.ndarray, hint: np.ndarray | None)
     ``hint`` is where matching found them; it is used when the ids there are the wanted ones.
     """
     ids = record_ids.to_numpy(dtype=object)
-    if hint is not None and len(hint) == len(wanted) and (not len(hint) or (hint.min() >= 0 and hint.max() < len(ids))):
-        if np.array_equal(ids[hint], wanted):
-            return hint
+    if _found_at(ids, wanted, hint):
+        return hint
     index = pd.Index(ids, dtype=object)
     if not index.is_unique:
         return None
@@ -264,7 +264,14 @@ def _rows_of(record_ids: pd.Series, wanted: np.ndarray, hint: np.ndarray | None)
     return None if (rows < 0).any() else rows
 
 
-def _external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame) -> pd.DataFrame:
+def _found_at(ids: np.ndarray, wanted: np.ndarray, hint: np.ndarray | None) -> bool:
+    """Whether ``hint`` gives, for each wanted id, a row holding it."""
+    if hint is None or len(hint) != len(wanted) or (len(hint) and (hint.min() < 0 or hint.max() >= len(ids))):
+        return False
+    return np.array_equal(ids[hint], wanted)
+
+
+def _external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame, pair_rows: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Matched app rows whose external-id column does not hold their HubSpot id (empty, or another id).
 
     Left out: rows not in the frame (their column is not known here), and HubSpot ids another app row
@@ -272,6 +279,11 @@ def _external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame) -> pd.DataFram
     """
     if "_origin_hubspot_id" not in app or not len(pairs):
         return pd.DataFrame(columns=EXTERNAL_ID_COLUMNS, dtype=object)
+    app_ids = pairs["app_id"].to_numpy(dtype=object)
+    if (not app["_origin_hubspot_id"].notna().any() and pair_rows is not None
+            and _found_at(app["record_id"].to_numpy(dtype=object), app_ids, pair_rows[1])):
+        # A first sync: no app row holds a HubSpot id yet, and every pair's app row is where matching found it.
+        return pd.DataFrame({"record_id": app_ids, "hubspot_id": pairs["hubspot_id"].to_numpy(dtype=object)})
     ids = pd.Index(app["record_id"].to_numpy(dtype=object), dtype=object)
     held = app["_origin_hubspot_id"].to_numpy(dtype=object)
     if not ids.is_unique:
@@ -294,8 +306,9 @@ def _updates(write: np.ndarray, target_ids: np.ndarray, other_ids: np.ndarray, f
 
 
 def _creates(records: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    columns = {"ref": records["record_id"].reset_index(drop=True)}
-    columns.update({name: blank_to_none(records[name]).reset_index(drop=True) for name in fields})
+    # Arrays, not Series: the frame is numbered from 0 whatever the records' index, without copying them twice.
+    columns = {"ref": records["record_id"].array}
+    columns.update({name: blank_to_none(records[name]).array for name in fields})
     return pd.DataFrame(columns)
 
 

@@ -93,6 +93,7 @@ def test_fast_path_decides_lines_the_same_as_one_by_one():
 @pytest.mark.parametrize("values", [
     [" a ", "", None, float("nan"), pd.NA, "b", "  \t"],
     [np.str_(" x "), "y", None],
+    [np.str_(" X "), "\u3000Ä\xa0", "\x1c", " İb ", None, "\u2028 \x85"],  # str and None only: the fastest path
     [1, 2.5, None, "  z  ", True],
     [pd.Timestamp("2024-01-02"), None],
     [],
