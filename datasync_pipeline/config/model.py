@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from datasync_pipeline.config.base import ENV_REFERENCE, StrictModel
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection, SandboxSpec
-from datasync_pipeline.connectors.registry import connection_union
+from datasync_pipeline.connectors.registry import connection_union, kind_of
 from datasync_pipeline.connectors.sql.config import SqlConnection
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
 from datasync_pipeline.vocabulary import Direction, Side
@@ -54,10 +54,11 @@ class FieldMapping(StrictModel):
 
 
 class AssociationSpec(StrictModel):
-    """An association kept by this sync (rule 8): the app column holding the associated record's key."""
+    """An association kept by this sync (rule 8), and where the app keeps it: the column holding the associated
+    record's key in an app with tables; another HubSpot portal keeps associations itself (no column)."""
 
     object: str
-    app_column: str
+    app_column: str | None = Field(default=None, description="the app column holding the associated record's key (apps with tables)")
     enabled: bool = True
 
 
@@ -129,5 +130,5 @@ class DatasyncConfig(StrictModel):
     def hubspot_connection_name(self, sync: SyncSpec) -> str:
         if sync.hubspot is not None:
             return sync.hubspot
-        return next(n for n, c in self.connections.items() if isinstance(c, HubSpotConnection) and n != sync.app)
+        return next(n for n, c in self.connections.items() if kind_of(c).hubspot_side and n != sync.app)
 

@@ -32,6 +32,9 @@ import pandas as pd
 from datasync_pipeline.errors import RecordError
 from datasync_pipeline.objects.catalogue import ValueType
 
+# A problem of the configuration: where it is in the file (``("mappings", 2, "app")``, under the sync) and what is wrong.
+Problem = tuple[tuple[Any, ...], str]
+
 RECORD_ID = "record_id"
 ORIGIN_HUBSPOT_ID = "_origin_hubspot_id"
 REFERENCE = "_ref"
@@ -82,7 +85,8 @@ class SideBinding:
     @property
     def app_fields(self) -> list[str]:
         """Every app field a read needs: the mapped ones, those the filters read, the association keys."""
-        return list(dict.fromkeys([*self.fields.values(), *self.filter_fields, *(a.app_column for a in self.associations)]))
+        keys = [association.app_column for association in self.associations if association.app_column]
+        return list(dict.fromkeys([*self.fields.values(), *self.filter_fields, *keys]))
 
 
 @runtime_checkable
@@ -150,6 +154,19 @@ class AppConnector(Protocol):
     @property
     def keeps_origins(self) -> bool:
         """Whether records keep their linked HubSpot id (``_origin_hubspot_id``): creates are then idempotent."""
+
+
+class ConnectionCheck(Protocol):
+    """``datasync check`` against one live connection: opened once by its kind's ``open_check(name, connection,
+    problems, stack)`` (None, with the reason added to ``problems``, when it cannot connect), then asked per sync.
+    Reads only, and finds what a run would meet when it starts."""
+
+    def app_problems(self, sync: Any, mappings: Sequence[Any], problems: list[Problem]) -> Iterable[Problem]:
+        """Problems of a sync whose app side this connection is: the fields it maps, filters and keeps associations
+        in exist there and can hold the values; paths are under the sync (``("table", "name")``, ``("mappings", 0)``)."""
+
+    def hubspot_properties(self, object_type: str, problems: list[Problem]) -> list[dict[str, Any]] | None:
+        """The property definitions of an object type, where this connection can be a sync's HubSpot side."""
 
 
 def empty_frame(binding: SideBinding) -> pd.DataFrame:

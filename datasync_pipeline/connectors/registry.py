@@ -1,7 +1,7 @@
 """Connectors by `kind`: the one place that lists them.
 
 Each entry names the connection's config model (the `connections:` section of ``datasync.yaml``), its Dagster
-resource, and whether it can hold a sync's HubSpot side. Adding a connector is its own package under
+resource, its check for ``datasync check`` (``ConnectionCheck``), and whether it can hold a sync's HubSpot side. Adding a connector is its own package under
 ``connectors/`` plus one entry here: the config, the code location, the checks and the sensor look kinds up
 here and never name a connector.
 
@@ -27,18 +27,28 @@ class ConnectorKind:
     kind: str
     config_model: type[BaseModel]
     resource_path: str  # "module:Class" of its Dagster resource
+    checks_path: str  # "module:function" opening its ``ConnectionCheck`` for ``datasync check``
     hubspot_side: bool = False  # can be a sync's HubSpot side (every kind can be an app side)
     needs_table: bool = False  # its syncs say which `table` holds the object (else the app has the object by name)
 
     def resource_class(self) -> type:
-        module, _, name = self.resource_path.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _named(self.resource_path)
+
+    def open_check(self, name: str, connection: BaseModel, problems: list, stack: Any) -> Any:
+        """The connection's ``ConnectionCheck`` (``connectors/base.py``), or None with the reason in ``problems``."""
+        return _named(self.checks_path)(name, connection, problems, stack)
+
+
+def _named(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 KINDS: dict[str, ConnectorKind] = {
     "hubspot": ConnectorKind("hubspot", HubSpotConnection, "datasync_pipeline.connectors.hubspot.resource:HubSpotResource",
-                             hubspot_side=True),
-    "sql": ConnectorKind("sql", SqlConnection, "datasync_pipeline.connectors.sql.resource:SqlAppResource", needs_table=True),
+                             "datasync_pipeline.connectors.hubspot.checks:open_check", hubspot_side=True),
+    "sql": ConnectorKind("sql", SqlConnection, "datasync_pipeline.connectors.sql.resource:SqlAppResource",
+                         "datasync_pipeline.connectors.sql.checks:open_check", needs_table=True),
 }
 
 

@@ -4,6 +4,7 @@ them off, plus its custom ones (rule 5). Here, not in the catalogue, so the cata
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from datasync_pipeline.config.model import SyncSpec
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, ValueType
@@ -36,3 +37,9 @@ def resolve_mappings(sync: SyncSpec, property_types: Mapping[str, ValueType] | N
             resolved.append(ResolvedMapping(custom.hubspot, custom.app, value_type or ValueType.STRING, False, False, custom.app_type,
                                             type_declared=value_type is not None))
     return resolved
+
+
+def mapping_path(sync: SyncSpec, hubspot: str) -> tuple[Any, ...]:
+    """Where a mapping is in the config file: its entry under the sync's `mappings`, or `mappings` itself for an
+    untouched default (problems are reported there)."""
+    return next((("mappings", j) for j, mapping in enumerate(sync.mappings) if mapping.hubspot == hubspot), ("mappings",))

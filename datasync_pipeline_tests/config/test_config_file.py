@@ -156,3 +156,15 @@ def test_rule8_associations_need_a_sync_of_the_associated_object():
     assert "syncs[1].associations[0].object: no sync of companies between the same accounts" in message
     message = refused(ASSOCIATED.replace("{object: companies, app_column: company_id}", "{object: products, app_column: product_id}"))
     assert "syncs[1].associations[0].object: contacts keep no association with products; they can be associated with companies" in message
+
+
+def test_an_association_names_its_app_column_where_the_app_has_tables_and_none_for_a_portal():
+    message = refused(ASSOCIATED.replace("{object: companies, app_column: company_id}", "{object: companies}"))
+    assert ("syncs[1].associations[0]: 'erp' is a sql connection: name the `app_column` that holds the key of each contacts "
+            "record's associated companies record") in message
+    portals = ASSOCIATED.replace('other: {kind: sql, url: "sqlite:///other.sqlite"}', "portal_b: {kind: hubspot, sandbox: {path: b.sqlite}}")
+    portals = portals.replace("app: erp, table: {name: companies}", "hubspot: hubspot, app: portal_b")
+    portals = portals.replace("    app: erp\n    table: {name: customers}\n", "    hubspot: hubspot\n    app: portal_b\n")
+    parse_config(portals.replace("{object: companies, app_column: company_id}", "{object: companies}"), source="x")
+    message = refused(portals)
+    assert "syncs[1].associations[0].app_column: 'portal_b' is a hubspot connection: it keeps associations itself (remove `app_column`)" in message

@@ -114,7 +114,7 @@ class World:
             syncs.append({"name": "b_companies", "object": "companies", "hubspot": "hubspot", "app": "portal_b"})
         contacts_sync = {"name": "b_contacts", "object": "contacts", "hubspot": "hubspot", "app": "portal_b", **contacts}
         if associations:
-            contacts_sync["associations"] = [{"object": "companies", "app_column": "company"}]  # app_column: ignored by a portal
+            contacts_sync["associations"] = [{"object": "companies"}]  # a portal keeps associations itself: no column
         syncs.append(contacts_sync)
         document = {
             "connections": {

@@ -55,8 +55,8 @@ class HubSpotSide:
 
     ``client`` talks to that portal and stays the caller's (``close`` leaves it open). ``binding.fields`` maps each
     engine field (a property of the primary portal) to a property of this one; ``binding.filters`` read this
-    portal's property names; of ``binding.associations`` only the object counts (``app_column`` names a column,
-    which a portal does not have).
+    portal's property names; ``binding.associations`` name the associated objects (a portal keeps associations
+    itself, so they have no ``app_column``).
     """
 
     kind = "hubspot"

@@ -62,7 +62,7 @@ def _association_asset(config: DatasyncConfig, sync: SyncSpec, targets: list[Ass
         for name in dict.fromkeys([sync.name, *(target.partner for target in targets)])
         for step in LINKING_STEPS
     ]
-    kept = ", ".join(f"{target.spec.object} ({target.spec.app_column})" for target in targets)
+    kept = ", ".join(f"{target.spec.object} ({target.spec.app_column})" if target.spec.app_column else target.spec.object for target in targets)
 
     @dg.asset(
         key=dg.AssetKey([sync.name, "associations"]),

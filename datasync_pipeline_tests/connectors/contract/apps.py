@@ -41,7 +41,7 @@ class AppUnderTest(Protocol):
 
     name: str
     fields: Mapping[str, str]  # engine field -> the app's field, for the contacts binding
-    company_field: str  # what an ``AssociationSpec(object="companies")`` names as its ``app_column``
+    company_field: str | None  # what an ``AssociationSpec(object="companies")`` names as its ``app_column`` (None: the app keeps associations itself)
     keeps_deleted_records: bool  # soft deletes or archives, which deleted_since and newest_changes see
     refusals: Sequence[Refusal]  # at least one
 
@@ -187,7 +187,7 @@ class HubSpotApp:
 
     name = "hubspot-sandbox"
     fields = HUBSPOT_FIELDS
-    company_field = "associatedcompanyid"
+    company_field = None  # a portal keeps associations itself
     keeps_deleted_records = True
     refusals = (Refusal({"email": "not-an-email"}, ErrorCategory.INVALID_EMAIL, "HubSpot validates contact emails"),)
 
