@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, HubSpotConnection, SqlConnection, SyncSpec
 from datasync_pipeline.config.secrets import resolve
-from datasync_pipeline.connectors.hubspot import HubSpotClient
+from datasync_pipeline.connectors.hubspot import HubSpotClient, OAuthCredentials
 from datasync_pipeline.connectors.registry import kind_of
 from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.connectors.sql.schema import missing_columns, missing_table
@@ -196,12 +196,23 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
         client = HubSpotClient(base_url="http://sandbox.embedded", token=connection.sandbox.token, tier="unlimited",
                                object_path_prefix=connection.object_path_prefix, transport=httpx.WSGITransport(app=sandbox.wsgi_app))
         return stack.enter_context(client)
-    try:
-        token = resolve(connection.token or "", where=f"connections.{name}.token")
-    except DatasyncError as error:
-        problems.append((("connections", name, "token"), str(error)))
-        return None
-    client = HubSpotClient(base_url=connection.base_url, token=token, tier=connection.tier, object_path_prefix=connection.object_path_prefix,
+    if connection.oauth is not None:
+        secrets = {}
+        for field in ("client_id", "client_secret", "refresh_token"):
+            try:
+                secrets[field] = resolve(getattr(connection.oauth, field), where=f"connections.{name}.oauth.{field}")
+            except DatasyncError as error:
+                problems.append((("connections", name, "oauth", field), str(error)))
+        if len(secrets) < 3:
+            return None
+        auth: dict[str, Any] = {"oauth": OAuthCredentials(**secrets, token_url=connection.oauth.token_url)}
+    else:
+        try:
+            auth = {"token": resolve(connection.token or "", where=f"connections.{name}.token")}
+        except DatasyncError as error:
+            problems.append((("connections", name, "token"), str(error)))
+            return None
+    client = HubSpotClient(base_url=connection.base_url, **auth, tier=connection.tier, object_path_prefix=connection.object_path_prefix,
                            max_attempts=2, timeout_seconds=20)
     return stack.enter_context(client)
 
