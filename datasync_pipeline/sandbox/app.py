@@ -114,7 +114,7 @@ def _rules() -> Iterable[Rule]:
             yield Rule(path, methods=[method], endpoint=endpoint)
     yield Rule("/crm/v3/owners", methods=["GET"], endpoint=owners.list_owners)
     yield Rule("/crm/v3/owners/<ownerId>", methods=["GET"], endpoint=owners.get_owner)
-    yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.refresh_token)
+    yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.token_v3)
     yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)
     yield Rule("/_sandbox/faults", methods=["DELETE"], endpoint=control.clear_faults)

@@ -2,7 +2,7 @@
 
 It lets a sandbox served by another process be driven the way tests drive an in-process one. Its own
 credential: the ``X-Sandbox-Control-Token`` header with the sandbox's ``control_token``, never the CRM
-bearer token (``/oauth/v3/token`` hands that one out). Never rate limited, faulted or counted.
+bearer token nor an OAuth access token. Never rate limited, faulted or counted.
 """
 
 from __future__ import annotations

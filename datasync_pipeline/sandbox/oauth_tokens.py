@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found
-from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, is_known_client
+from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, SANDBOX_USER_ID, is_known_client
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -98,6 +98,13 @@ class OAuthTokens:
             raise HubSpotError(400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token")
         return self._issue(refresh_token, scopes)
 
+    def for_the_app(self) -> dict[str, Any]:
+        """A ``client_credentials`` token: it authenticates as the app, not an install, so it has no refresh token
+        and only the ``oauth`` scope (no CRM data: HubSpot offers this grant for the webhooks journal API)."""
+        granted = self._issue("", ("oauth",))
+        del granted["refresh_token"]
+        return granted
+
     def _issue(self, refresh_token: str, scopes: tuple[str, ...]) -> dict[str, Any]:
         access = AccessToken("sandbox-oauth-" + secrets.token_urlsafe(24), scopes, self.clock.now() + self.lifetime_seconds)
         with self._lock:
@@ -160,5 +167,5 @@ def introspect(sandbox: Sandbox, request: Request, token: str) -> Response:
     return json_response({
         "token": access.token, "user": "sandbox-user@sandbox.example", "hub_domain": "sandbox.hubspot.example",
         "scopes": list(access.scopes), "hub_id": SANDBOX_HUB_ID, "app_id": APP_ID,
-        "expires_in": int(access.expires_at - sandbox.oauth.clock.now()), "user_id": 9000001, "token_type": "access",
+        "expires_in": int(access.expires_at - sandbox.oauth.clock.now()), "user_id": SANDBOX_USER_ID, "token_type": "access",
     })
