@@ -116,6 +116,7 @@ def _rules() -> Iterable[Rule]:
     yield Rule("/crm/v3/owners/<ownerId>", methods=["GET"], endpoint=owners.get_owner)
     yield Rule(OAUTH_TOKEN_PATH, methods=["POST"], endpoint=oauth.token_v3)
     yield Rule("/_sandbox/seed", methods=["POST"], endpoint=control.seed)
+    yield Rule("/_sandbox/owners", methods=["POST"], endpoint=control.add_owner)
     yield Rule("/_sandbox/faults", methods=["POST"], endpoint=control.add_fault)
     yield Rule("/_sandbox/faults", methods=["DELETE"], endpoint=control.clear_faults)
     yield Rule("/_sandbox/stats", methods=["GET"], endpoint=control.stats)

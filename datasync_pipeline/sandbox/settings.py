@@ -43,7 +43,8 @@ class SandboxSettings:
     app's); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
     the ``X-Sandbox-Control-Token`` header; random unless given, so knowing the CRM token is not enough);
     ``client_id`` / ``client_secret`` are the one OAuth app allowed at the token endpoints (none: every request
-    there is refused). OAuth access tokens from ``/oauth/v1/token`` and ``/oauth/v3/token`` live ``access_token_lifetime_seconds`` (HubSpot: 1,800) of the
+    there is refused). OAuth access tokens from ``/oauth/v1/token`` and ``/oauth/v3/token`` live
+    ``access_token_lifetime_seconds`` (HubSpot: 1,800) of the
     sandbox clock; ``token`` itself never expires, like a private app's.
     """
 
