@@ -139,3 +139,34 @@ def test_each_sandbox_gets_its_own_control_token_unless_given(tmp_path) -> None:
         SandboxSettings(db_path="x", token="same", control_token="same")
     with pytest.raises(ValueError, match="both the OAuth client id and its client secret"):
         SandboxSettings(db_path="x", client_id="only-the-id")
+
+
+def test_oauth_installs_survive_a_restart_of_the_sandbox(tmp_path) -> None:
+    settings = SandboxSettings(db_path=str(tmp_path / "restart.sqlite"), tier="unlimited", client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    first = Sandbox(settings)
+    granted = first.oauth.exchange_code(first.oauth.authorize(["oauth", "crm.objects.contacts.read"]))
+    unused_code = first.oauth.authorize()
+    first.close()
+
+    again = Sandbox(settings)
+    try:
+        access = again.oauth.find(granted["access_token"])
+        assert access is not None and not again.oauth.is_expired(access) and "crm.objects.contacts.read" in access.scopes
+        assert again.oauth.refresh(granted["refresh_token"])["scopes"] == ["oauth", "crm.objects.contacts.read"]
+        assert again.oauth.exchange_code(unused_code)["refresh_token"]
+        with pytest.raises(Exception, match="BAD_AUTH_CODE|auth code"):
+            again.oauth.exchange_code(unused_code)  # a code is good once, across restarts too
+    finally:
+        again.close()
+
+
+def test_expired_access_tokens_are_forgotten_when_the_next_is_issued(tmp_path) -> None:
+    sandbox = Sandbox(SandboxSettings(db_path=str(tmp_path / "prune.sqlite"), tier="unlimited", client_id=CLIENT_ID, client_secret=CLIENT_SECRET))
+    try:
+        granted = sandbox.oauth.exchange_code(sandbox.oauth.authorize())
+        sandbox.clock.advance(1800)
+        sandbox.oauth.refresh(granted["refresh_token"])
+
+        assert sandbox.oauth.find(granted["access_token"]) is None
+    finally:
+        sandbox.close()
