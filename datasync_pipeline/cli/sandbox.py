@@ -42,7 +42,7 @@ def serve(
         "Default: $DATASYNC_SANDBOX_CONTROL_TOKEN, else a random one, printed at start.",
     ),
     client_id: str = typer.Option(
-        None, help="OAuth client id allowed to refresh at /oauth/v3/token. Default: $DATASYNC_SANDBOX_CLIENT_ID; "
+        None, help="OAuth client id allowed at /oauth/v1/token and /oauth/v3/token. Default: $DATASYNC_SANDBOX_CLIENT_ID; "
         "none: every refresh is refused.",
     ),
     client_secret: str = typer.Option(
@@ -88,7 +88,7 @@ def serve(
     typer.echo(f"Token: {token}  (send 'Authorization: Bearer {token}')")
     typer.echo(f"Control token: {settings.control_token}  (send 'X-Sandbox-Control-Token: ...' to /_sandbox/*)")
     if settings.client_id:
-        typer.echo(f"OAuth client: {settings.client_id}  (refresh at /oauth/v3/token with its secret)")
+        typer.echo(f"OAuth client: {settings.client_id}  (codes from POST /_sandbox/oauth/authorize, tokens at /oauth/v1/token or /oauth/v3/token)")
     typer.echo(f"State: {db.resolve()}  tier: {tier}")
     try:
         serve_forever(sandbox, listener)

@@ -135,7 +135,9 @@ def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_o
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
     )
     links: list[Link] = []
+    links_per_input: list[list[Link]] = []
     for item, (source, target) in zip(inputs, ids, strict=True):
+        links_per_input.append([])
         for association_type in item.get("types") or []:
             category = association_type.get("associationCategory", HUBSPOT_DEFINED)
             type_id = association_type.get("associationTypeId")
@@ -144,15 +146,18 @@ def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_o
                     f"{category} association type {type_id} does not exist between {from_type.name} and {to_type.name}."
                 )
             links.append(labeled_link(sandbox.labels, from_type.name, source, to_type.name, target, category, type_id))
+            links_per_input[-1].append(links[-1])
         if not item.get("types"):
             raise validation_error("Every input needs at least one association type in 'types'.")
     with sandbox.store.transaction() as connection:
         for link in links:
             add_link(connection, link)
+    # Each result is a LabelsBetweenObjectPair, as HubSpot's v4 reference answers: the labels of the types just
+    # created for that pair (a label of each labeled type; unlabeled types add none).
     results = [
         {"fromObjectTypeId": from_type.type_id, "fromObjectId": source, "toObjectTypeId": to_type.type_id,
-         "toObjectId": target, "labels": []}
-        for source, target in ids
+         "toObjectId": target, "labels": _labels_of(from_type.name, to_type.name, created)}
+        for (source, target), created in zip(ids, links_per_input, strict=True)
     ]
     body = {"status": "COMPLETE", "results": results, "startedAt": to_iso(started_at), "completedAt": to_iso(now_milliseconds())}
     return json_response(body, status=201)
@@ -244,10 +249,18 @@ def put_labeled_association(
     with sandbox.store.transaction() as connection:
         for link in links:
             add_link(connection, link)
-    labels = [label for link in links
-              if (label := type_label(from_type.name, to_type.name, link.category, link.type_id, link.label)) is not None]
     return json_response({"fromObjectTypeId": from_type.type_id, "fromObjectId": source, "toObjectTypeId": to_type.type_id,
-                          "toObjectId": target, "labels": labels}, status=201)
+                          "toObjectId": target, "labels": _labels_of(from_type.name, to_type.name, links)}, status=201)
+
+
+def _labels_of(from_type: str, to_type: str, links: list[Link]) -> list[str]:
+    """The labels of these links' types, in order, once each (unlabeled types have none)."""
+    labels: list[str] = []
+    for link in links:
+        label = type_label(from_type, to_type, link.category, link.type_id, link.label)
+        if label is not None and label not in labels:
+            labels.append(label)
+    return labels
 
 
 def delete_association(

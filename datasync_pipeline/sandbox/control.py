@@ -1,8 +1,9 @@
-"""The ``/_sandbox/`` control API: seed records, inject faults and read request counts over HTTP.
+"""The ``/_sandbox/`` control API: seed records and owners, inject faults, hand out OAuth codes, move the clock and
+read request counts over HTTP.
 
 It lets a sandbox served by another process be driven the way tests drive an in-process one. Its own
 credential: the ``X-Sandbox-Control-Token`` header with the sandbox's ``control_token``, never the CRM
-bearer token (``/oauth/v3/token`` hands that one out). Never rate limited, faulted or counted.
+bearer token nor an OAuth access token. Never rate limited, faulted or counted.
 """
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ def add_fault(sandbox: Sandbox, request: Request) -> Response:
 def clear_faults(sandbox: Sandbox, request: Request) -> Response:
     sandbox.faults.clear()
     return Response(status=204)
+
+
+def add_owner(sandbox: Sandbox, request: Request) -> Response:
+    """``{email, firstName?, lastName?, archived?}`` -> the owner as ``/crm/v3/owners`` lists it.
+
+    HubSpot's owners are the portal's users, added in its settings, never through the API; a served sandbox's
+    users seed them here, as tests do in-process with ``Sandbox.add_owner``.
+    """
+    body = read_json_object(request)
+    email = body.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise validation_error("'email' must be the owner's email address.")
+    names = {key: body.get(key, "") for key in ("firstName", "lastName")}
+    if not all(isinstance(value, str) for value in names.values()):
+        raise validation_error("'firstName' and 'lastName' must be strings.")
+    archived = body.get("archived", False)
+    if not isinstance(archived, bool):
+        raise validation_error("'archived' must be true or false.")
+    if any(owner["email"].lower() == email.lower() for owner in sandbox.owners.all()):
+        raise validation_error(f"An owner with email {email} already exists.")
+    owner = sandbox.owners.add(email, names["firstName"], names["lastName"], archived=archived)
+    return json_response(owner, status=201)
 
 
 def authorize(sandbox: Sandbox, request: Request) -> Response:

@@ -1,10 +1,17 @@
-"""``POST /oauth/v3/token``: the OAuth refresh a HubSpot OAuth app performs every 30 minutes.
+"""``POST /oauth/v3/token``: HubSpot's v3 OAuth token endpoint, on the same codes and tokens as ``/oauth/v1/token``.
 
-The sandbox has one token, so a refresh hands back that token; the point is that clients exercise
-their refresh path and parse HubSpot's answer shape. Only the OAuth app the sandbox was configured
-with (``client_id`` and ``client_secret`` in its settings) may refresh: any other client, or any client
-at all when none is configured, gets HubSpot's 400 ``BAD_CLIENT_ID`` error body. The token handed out
-opens the CRM API only, never the ``/_sandbox/`` control routes (they have their own credential).
+Modelled on HubSpot's "Manage OAuth access tokens using the v3 APIs" guide and its API reference
+(``POST /oauth/v3/token``): the same job as v1, with every parameter in the form-encoded body (never in the query
+string, so client secrets stay out of server logs). The grants:
+- ``authorization_code`` (``code``, ``redirect_uri``): the install's first access and refresh tokens;
+- ``refresh_token`` (``refresh_token``): a new access token for an install; an unknown one is 400 ``BAD_REFRESH_TOKEN``;
+- ``client_credentials``: a token that authenticates as the app itself (HubSpot offers it for the webhooks journal
+  API), with no refresh token and no user.
+Each needs the app's ``client_id`` and ``client_secret`` (400 ``BAD_CLIENT_ID`` otherwise, and always when the
+sandbox has no OAuth app configured); parameters sent in the query string are ignored, as v3 reads only the body.
+The answer is v1's (``token_type, access_token, refresh_token, expires_in, hub_id, scopes``) plus ``user_id`` and
+``token_use``. No published sample of ``token_use``'s value was found: the sandbox answers ``"access"``, after the
+v1 token metadata's ``token_type: "access"``. Tokens expire on the sandbox clock (``oauth_tokens``).
 """
 
 from __future__ import annotations
@@ -20,29 +27,29 @@ if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
     from datasync_pipeline.sandbox.settings import SandboxSettings
 
-ACCESS_TOKEN_LIFETIME_SECONDS = 1800
 SANDBOX_HUB_ID = 1234567
+SANDBOX_USER_ID = 9000001
 BAD_CLIENT = "BAD_CLIENT_ID"
+V3_GRANTS = ("authorization_code", "refresh_token", "client_credentials")
 
 
-def refresh_token(sandbox: Sandbox, request: Request) -> Response:
-    form = request.form
-    if form.get("grant_type") != "refresh_token":
-        raise HubSpotError(400, "BAD_GRANT_TYPE", "grant_type must be refresh_token")
-    for field in ("refresh_token", "client_id", "client_secret"):
-        if not form.get(field):
-            raise HubSpotError(400, "VALIDATION_ERROR", f"missing or invalid {field}")
-    if not is_known_client(sandbox.settings, form["client_id"], form["client_secret"]):
+def token_v3(sandbox: Sandbox, request: Request) -> Response:
+    form = request.form  # the body only: v3 never reads credentials from the query string
+    grant = form.get("grant_type")
+    if grant not in V3_GRANTS:
+        raise HubSpotError(400, "BAD_GRANT_TYPE", f"grant_type must be one of {', '.join(V3_GRANTS)}")
+    if not is_known_client(sandbox.settings, form.get("client_id", ""), form.get("client_secret", "")):
         raise HubSpotError(400, BAD_CLIENT, "missing or unknown client id, or a client secret that does not belong to it")
-    return json_response({
-        "token_type": "bearer",
-        "access_token": sandbox.settings.token,
-        "refresh_token": form["refresh_token"],
-        "expires_in": ACCESS_TOKEN_LIFETIME_SECONDS,
-        "hub_id": SANDBOX_HUB_ID,
-        "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
-                   "crm.objects.companies.write", "crm.objects.deals.read", "crm.objects.deals.write", "oauth"],
-    })
+    if grant == "authorization_code":
+        if not form.get("redirect_uri"):
+            raise HubSpotError(400, "BAD_REDIRECT_URI", "missing redirect_uri")
+        granted = sandbox.oauth.exchange_code(form.get("code", ""))
+    elif grant == "refresh_token":
+        granted = sandbox.oauth.refresh(form.get("refresh_token", ""))
+    else:
+        granted = sandbox.oauth.for_the_app()
+    user = {} if grant == "client_credentials" else {"user_id": SANDBOX_USER_ID}
+    return json_response({**granted, **user, "token_use": "access"})
 
 
 def is_known_client(settings: SandboxSettings, client_id: str, client_secret: str) -> bool:

@@ -11,7 +11,7 @@ Modelled on HubSpot's OAuth guides ("Working with OAuth", "OAuth quickstart", "M
   the required scopes in ``errors[0].context.requiredGranularScopes``;
 - ``GET /oauth/v1/access-tokens/{token}`` describes a live token (``hub_id, scopes, expires_in, app_id, ...``),
   404 otherwise.
-The browser consent step is the one part a server cannot play: ``Sandbox.oauth.authorize(scopes)`` (or
+Codes and tokens live in the sandbox's SQLite state, so a restart keeps installs signed in. The browser consent step is the one part a server cannot play: ``Sandbox.oauth.authorize(scopes)`` (or
 ``POST /_sandbox/oauth/authorize``) hands out the code HubSpot's redirect would. The sandbox's own static
 token keeps working beside OAuth tokens (private apps and service keys do not expire) and opens everything.
 Time is the sandbox clock (``Sandbox.clock``), which tests move forward instead of sleeping.
@@ -20,14 +20,14 @@ Time is the sandbox clock (``Sandbox.clock``), which tests move forward instead 
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found
-from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, is_known_client
+from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, SANDBOX_USER_ID, is_known_client
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -39,6 +39,7 @@ ALL_SCOPES = (
     "crm.schemas.companies.read", "crm.schemas.companies.write", "crm.schemas.deals.read", "crm.schemas.deals.write",
 )
 APP_ID = 424242
+CODES, REFRESH_TOKENS, ACCESS_TOKENS = "oauth_codes", "oauth_refresh_tokens", "oauth_access_tokens"
 
 
 class Clock:
@@ -64,50 +65,65 @@ class AccessToken:
 
 
 class OAuthTokens:
-    """Codes, refresh tokens and access tokens handed out by this portal, in memory (a restart signs everyone out)."""
+    """Codes, refresh tokens and access tokens handed out by this portal, kept in the sandbox's SQLite state.
 
-    def __init__(self, clock: Clock, lifetime_seconds: float) -> None:
+    A restart of the sandbox keeps every install signed in, as a HubSpot deploy does: the app's refresh token
+    and its current access token (until it expires) go on working. Access tokens past their expiry are
+    forgotten when the next one is issued, so the state does not grow with every refresh.
+    """
+
+    def __init__(self, clock: Clock, lifetime_seconds: float, record_store: store.Store) -> None:
         self.clock = clock
         self.lifetime_seconds = lifetime_seconds
-        self._lock = threading.Lock()
-        self._codes: dict[str, tuple[str, ...]] = {}
-        self._refresh: dict[str, tuple[str, ...]] = {}
-        self._access: dict[str, AccessToken] = {}
+        self._store = record_store
 
     def authorize(self, scopes: list[str] | tuple[str, ...] = ALL_SCOPES) -> str:
         """The code HubSpot's consent page would redirect with, for these scopes."""
         code = secrets.token_urlsafe(18)
-        with self._lock:
-            self._codes[code] = tuple(scopes)
+        with self._store.transaction() as connection:
+            store.put_reference(connection, CODES, code, {"scopes": list(scopes)})
         return code
 
     def exchange_code(self, code: str) -> dict[str, Any]:
-        with self._lock:
-            scopes = self._codes.pop(code, None)
-        if scopes is None:
-            raise HubSpotError(400, "BAD_AUTH_CODE", "missing or unknown auth code")
+        """A code is good once: exchanging it consumes it and creates the install's refresh token."""
         refresh = secrets.token_urlsafe(24)
-        with self._lock:
-            self._refresh[refresh] = scopes
-        return self._issue(refresh, scopes)
+        with self._store.transaction() as connection:
+            granted = store.get_reference(connection, CODES, code) if code else None
+            if granted is None:
+                raise HubSpotError(400, "BAD_AUTH_CODE", "missing or unknown auth code")
+            store.delete_reference(connection, CODES, code)
+            store.put_reference(connection, REFRESH_TOKENS, refresh, granted)
+        return self._issue(refresh, tuple(granted["scopes"]))
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
-        with self._lock:
-            scopes = self._refresh.get(refresh_token)
-        if scopes is None:
+        with self._store.reading() as connection:
+            granted = store.get_reference(connection, REFRESH_TOKENS, refresh_token) if refresh_token else None
+        if granted is None:
             raise HubSpotError(400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token")
-        return self._issue(refresh_token, scopes)
+        return self._issue(refresh_token, tuple(granted["scopes"]))
+
+    def for_the_app(self) -> dict[str, Any]:
+        """A ``client_credentials`` token: it authenticates as the app, not an install, so it has no refresh token
+        and only the ``oauth`` scope (no CRM data: HubSpot offers this grant for the webhooks journal API)."""
+        granted = self._issue("", ("oauth",))
+        del granted["refresh_token"]
+        return granted
 
     def _issue(self, refresh_token: str, scopes: tuple[str, ...]) -> dict[str, Any]:
-        access = AccessToken("sandbox-oauth-" + secrets.token_urlsafe(24), scopes, self.clock.now() + self.lifetime_seconds)
-        with self._lock:
-            self._access[access.token] = access
+        now = self.clock.now()
+        access = AccessToken("sandbox-oauth-" + secrets.token_urlsafe(24), scopes, now + self.lifetime_seconds)
+        with self._store.transaction() as connection:
+            for token, body in store.load_reference(connection, ACCESS_TOKENS).items():
+                if body["expiresAt"] <= now:
+                    store.delete_reference(connection, ACCESS_TOKENS, token)
+            store.put_reference(connection, ACCESS_TOKENS, access.token, {"scopes": list(scopes), "expiresAt": access.expires_at})
         return {"token_type": "bearer", "access_token": access.token, "refresh_token": refresh_token,
                 "expires_in": int(self.lifetime_seconds), "hub_id": SANDBOX_HUB_ID, "scopes": list(scopes)}
 
     def find(self, token: str) -> AccessToken | None:
-        with self._lock:
-            return self._access.get(token)
+        with self._store.reading() as connection:
+            body = store.get_reference(connection, ACCESS_TOKENS, token)
+        return AccessToken(token, tuple(body["scopes"]), body["expiresAt"]) if body is not None else None
 
     def is_expired(self, access: AccessToken) -> bool:
         return self.clock.now() >= access.expires_at
@@ -160,5 +176,5 @@ def introspect(sandbox: Sandbox, request: Request, token: str) -> Response:
     return json_response({
         "token": access.token, "user": "sandbox-user@sandbox.example", "hub_domain": "sandbox.hubspot.example",
         "scopes": list(access.scopes), "hub_id": SANDBOX_HUB_ID, "app_id": APP_ID,
-        "expires_in": int(access.expires_at - sandbox.oauth.clock.now()), "user_id": 9000001, "token_type": "access",
+        "expires_in": int(access.expires_at - sandbox.oauth.clock.now()), "user_id": SANDBOX_USER_ID, "token_type": "access",
     })

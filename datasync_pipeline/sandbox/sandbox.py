@@ -43,7 +43,7 @@ class Sandbox:
         self.catalogue = PropertyCatalogue(self.store, ReferenceChecks(self.owners, self.pipelines, self.labels))
         self.pipelines.on_change = self.catalogue.refresh_pipelines
         self.clock = Clock()
-        self.oauth = OAuthTokens(self.clock, settings.access_token_lifetime_seconds)
+        self.oauth = OAuthTokens(self.clock, settings.access_token_lifetime_seconds, self.store)
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(settings.rate_limit_tier, settings.rate_window_seconds)
         self.request_counts: Counter[str] = Counter()

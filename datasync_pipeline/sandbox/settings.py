@@ -39,11 +39,12 @@ class SandboxSettings:
     so tests of rate limiting stay quick. ``latency_ms`` is slept on every request to feel like a network;
     ``search_index_delay_ms`` hides freshly written records from search, as HubSpot's indexing lag does.
 
-    Three credentials, none obtainable from another: ``token`` is the CRM API's bearer token (what
-    ``/oauth/v3/token`` hands out); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
+    Three credentials, none obtainable from another: ``token`` is the CRM API's static bearer token (a private
+    app's); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
     the ``X-Sandbox-Control-Token`` header; random unless given, so knowing the CRM token is not enough);
-    ``client_id`` / ``client_secret`` are the one OAuth app allowed to refresh (none: every refresh is refused).
-    OAuth access tokens from ``/oauth/v1/token`` live ``access_token_lifetime_seconds`` (HubSpot: 1,800) of the
+    ``client_id`` / ``client_secret`` are the one OAuth app allowed at the token endpoints (none: every request
+    there is refused). OAuth access tokens from ``/oauth/v1/token`` and ``/oauth/v3/token`` live
+    ``access_token_lifetime_seconds`` (HubSpot: 1,800) of the
     sandbox clock; ``token`` itself never expires, like a private app's.
     """
 

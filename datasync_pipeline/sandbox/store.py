@@ -477,6 +477,13 @@ def load_reference(connection: Connection, kind: str) -> dict[str, dict[str, Any
     return {row.key: json.loads(row.body) for row in connection.execute(query)}
 
 
+def get_reference(connection: Connection, kind: str, key: str) -> dict[str, Any] | None:
+    """One stored item of reference data, or None."""
+    query = sa.select(reference_data.c.body).where(reference_data.c.kind == kind, reference_data.c.key == key)
+    body = connection.execute(query).scalar()
+    return json.loads(body) if body is not None else None
+
+
 def put_reference(connection: Connection, kind: str, key: str, body: dict[str, Any]) -> None:
     """Store an item, keeping its position when it replaces one."""
     existing = connection.execute(

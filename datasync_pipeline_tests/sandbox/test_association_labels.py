@@ -61,3 +61,20 @@ def test_default_put_answers_from_to_and_association_spec(served_sandbox: Served
 
     assert answer["results"] == [{"from": {"id": contact}, "to": {"id": company},
                                   "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}]
+
+
+def test_batch_create_answers_the_labels_of_each_pair_as_hubspot_does(served_sandbox: ServedSandbox, api: httpx.Client) -> None:
+    contact, company = _pair(served_sandbox)
+    [other] = served_sandbox.sandbox.seed("contacts", [{"email": "m@example.com"}])
+    manager = api.post(f"{V4}/associations/contacts/companies/labels", json={"label": "Manager", "name": "manager"}).json()["results"][0]
+
+    response = api.post(f"{V4}/associations/contacts/companies/batch/create", json={"inputs": [
+        {"from": {"id": contact}, "to": {"id": company}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1},
+            {"associationCategory": "USER_DEFINED", "associationTypeId": manager["typeId"]}]},
+        {"from": {"id": other}, "to": {"id": company}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]},
+    ]})
+
+    assert response.status_code == 201
+    labels = {result["fromObjectId"]: result["labels"] for result in response.json()["results"]}
+    assert labels == {int(contact): ["Primary", "Manager"], int(other): []}

@@ -92,3 +92,19 @@ def test_ticket_pipelines_need_a_ticket_state(api: httpx.Client) -> None:
     }})
     assert ticket.status_code == 201
     assert api.get("/crm/v3/pipelines/contacts").status_code == 400
+
+
+def test_a_served_sandbox_is_seeded_with_owners_over_the_control_route(served_sandbox, api) -> None:
+    control = {"X-Sandbox-Control-Token": served_sandbox.control_token}
+    added = httpx.post(f"{served_sandbox.url}/_sandbox/owners", headers=control,
+                       json={"email": "nora.new@sandbox.example", "firstName": "Nora", "lastName": "New"})
+
+    assert added.status_code == 201
+    owner = added.json()
+    assert api.get(f"/crm/v3/owners/{owner['id']}").json()["email"] == "nora.new@sandbox.example"
+    assert api.post("/crm/v3/objects/contacts", json={"properties": {"email": "c@example.com", "hubspot_owner_id": owner["id"]}}).status_code == 201
+    duplicate = httpx.post(f"{served_sandbox.url}/_sandbox/owners", headers=control, json={"email": "NORA.new@sandbox.example"})
+    assert duplicate.status_code == 400 and duplicate.json()["category"] == "VALIDATION_ERROR"
+    assert httpx.post(f"{served_sandbox.url}/_sandbox/owners", headers=control, json={"email": 3}).status_code == 400
+    bearer = {"Authorization": f"Bearer {served_sandbox.token}"}
+    assert httpx.post(f"{served_sandbox.url}/_sandbox/owners", headers=bearer, json={"email": "x@example.com"}).status_code == 401

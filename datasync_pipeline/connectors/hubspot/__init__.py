@@ -1,6 +1,7 @@
 """The HubSpot connector: a thread-safe, rate-limited, retrying client for the CRM API.
 
 - ``transport``, ``rate_limit``, ``retry``, ``errors``   auth, request budget, retries, error categories
+- ``oauth``       an OAuth app install's access token, obtained with its refresh token and renewed before expiry
 - ``records``, ``search``, ``properties``, ``associations``, ``batching``   the operation groups
 - ``client``      ``HubSpotClient``, the facade over them: a sync's HubSpot side
 - ``app_side``    ``HubSpotSide``: a second portal as a sync's app side (``connectors/base.py``'s ``AppConnector``),
@@ -12,6 +13,7 @@
 from datasync_pipeline.connectors.hubspot.batching import BatchResult
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.errors import AuthenticationError, DuplicateRecordError, HubSpotRequestError, MissingScopesError
+from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials, TokenRefreshError
 from datasync_pipeline.connectors.hubspot.tiers import Tier
 
 __all__ = [
@@ -21,5 +23,7 @@ __all__ = [
     "HubSpotClient",
     "HubSpotRequestError",
     "MissingScopesError",
+    "OAuthCredentials",
     "Tier",
+    "TokenRefreshError",
 ]

@@ -17,6 +17,7 @@ from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.base import Problem
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
+from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.objects.type_checks import app_type_problems, missing_field_problem
@@ -54,12 +55,23 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
         client = HubSpotClient(base_url="http://sandbox.embedded", token=connection.sandbox.token, tier="unlimited",
                                object_path_prefix=connection.object_path_prefix, transport=httpx.WSGITransport(app=sandbox.wsgi_app))
         return stack.enter_context(client)
-    try:
-        token = resolve(connection.token or "", where=f"connections.{name}.token")
-    except DatasyncError as error:
-        problems.append((("connections", name, "token"), str(error)))
-        return None
-    client = HubSpotClient(base_url=connection.base_url, token=token, tier=connection.tier, object_path_prefix=connection.object_path_prefix,
+    if connection.oauth is not None:
+        secrets = {}
+        for field in ("client_id", "client_secret", "refresh_token"):
+            try:
+                secrets[field] = resolve(getattr(connection.oauth, field), where=f"connections.{name}.oauth.{field}")
+            except DatasyncError as error:
+                problems.append((("connections", name, "oauth", field), str(error)))
+        if len(secrets) < 3:
+            return None
+        auth: dict[str, Any] = {"oauth": OAuthCredentials(**secrets, token_url=connection.oauth.token_url)}
+    else:
+        try:
+            auth = {"token": resolve(connection.token or "", where=f"connections.{name}.token")}
+        except DatasyncError as error:
+            problems.append((("connections", name, "token"), str(error)))
+            return None
+    client = HubSpotClient(base_url=connection.base_url, **auth, tier=connection.tier, object_path_prefix=connection.object_path_prefix,
                            max_attempts=2, timeout_seconds=20)
     return stack.enter_context(client)
 

@@ -16,6 +16,7 @@ import httpx
 
 from datasync_pipeline.connectors.hubspot.associations import AssociationsApi
 from datasync_pipeline.connectors.hubspot.batching import BatchResult
+from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
 from datasync_pipeline.connectors.hubspot.properties import PropertiesApi
 from datasync_pipeline.connectors.hubspot.rate_limit import Clock
 from datasync_pipeline.connectors.hubspot.records import RecordsApi
@@ -34,8 +35,10 @@ SEARCH_VALUES_PER_REQUEST = 100
 class HubSpotClient:
     """Records, search, properties and associations of one HubSpot account.
 
-    `tier` sets the request budget (see `tiers.py`). `transport` is any httpx transport: the embedded
-    sandbox passes `httpx.WSGITransport(app=sandbox.wsgi_app)`. `clock` is for tests that must not sleep.
+    Authenticated by a private app's `token`, or by an OAuth app install (`oauth`: the app's client id and secret
+    and the install's refresh token; the transport obtains and renews access tokens). `tier` sets the request
+    budget (see `tiers.py`). `transport` is any httpx transport: the embedded sandbox passes
+    `httpx.WSGITransport(app=sandbox.wsgi_app)`. `clock` is for tests that must not sleep.
     Properties and associations paths follow the objects prefix (`/crm/v3/objects` -> `/crm/v3/properties`
     and `/crm/v4/associations`; `/crm/objects/2026-03` -> `/crm/properties/2026-03` and
     `/crm/associations/2026-03`) unless given.
@@ -45,7 +48,8 @@ class HubSpotClient:
         self,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        token: str,
+        token: str | None = None,
+        oauth: OAuthCredentials | None = None,
         tier: Tier | str = Tier.STARTER,
         max_concurrency: int = 4,
         timeout_seconds: float = 30.0,
@@ -62,6 +66,7 @@ class HubSpotClient:
         self._transport = HubSpotTransport(
             base_url=base_url,
             token=token,
+            oauth=oauth,
             tier=self.tier,
             max_concurrency=self.max_concurrency,
             timeout_seconds=timeout_seconds,

@@ -1,4 +1,5 @@
-"""The `kind: hubspot` connection of ``datasync.yaml``: a HubSpot account by token, or the bundled sandbox.
+"""The `kind: hubspot` connection of ``datasync.yaml``: a HubSpot account by private app token or by OAuth app
+install, or the bundled sandbox.
 
 The same model serves both places a HubSpot account takes in a sync: its HubSpot side, and its app side
 (a second portal, portal-to-portal sync).
@@ -21,11 +22,36 @@ class SandboxSpec(StrictModel):
     token: str = "sandbox-token"
 
 
+def _secret_reference(value: str, what: str) -> str:
+    if not ENV_REFERENCE.fullmatch(value):
+        raise ValueError(f"write the {what} as ${{VARIABLE_NAME}}: secrets are read from the environment, never from the file")
+    return value
+
+
+class OAuthAppSpec(StrictModel):
+    """An OAuth app installed in the account: the app's client id and secret, and the install's refresh token.
+
+    The connector obtains access tokens with the refresh token and renews them before they expire (30 minutes
+    at HubSpot). ``token_url`` defaults to ``<base_url>/oauth/v1/token``.
+    """
+
+    client_id: str = Field(description="`${VAR}` naming the variable that holds the app's client id")
+    client_secret: str = Field(description="`${VAR}` naming the variable that holds the app's client secret")
+    refresh_token: str = Field(description="`${VAR}` naming the variable that holds the install's refresh token")
+    token_url: str | None = Field(default=None, description="the OAuth token endpoint; default <base_url>/oauth/v1/token")
+
+    @field_validator("client_id", "client_secret", "refresh_token")
+    @classmethod
+    def _is_a_reference(cls, value: str, info) -> str:
+        return _secret_reference(value, info.field_name.replace("_", " "))
+
+
 class HubSpotConnection(StrictModel):
-    """A HubSpot account: a real one by token, or the bundled sandbox."""
+    """A HubSpot account: a real one by private app token or OAuth app install, or the bundled sandbox."""
 
     kind: Literal["hubspot"]
     token: str | None = Field(default=None, description="`${VAR}` naming the variable that holds the token")
+    oauth: OAuthAppSpec | None = Field(default=None, description="an OAuth app install, instead of `token`")
     base_url: str = "https://api.hubapi.com"
     object_path_prefix: str = "/crm/v3/objects"
     tier: Tier = Tier.STARTER
@@ -35,12 +61,15 @@ class HubSpotConnection(StrictModel):
     @field_validator("token")
     @classmethod
     def _token_is_a_reference(cls, value: str | None) -> str | None:
-        if value is not None and not ENV_REFERENCE.fullmatch(value):
-            raise ValueError("write the token as ${VARIABLE_NAME}: secrets are read from the environment, never from the file")
-        return value
+        return None if value is None else _secret_reference(value, "token")
 
     @model_validator(mode="after")
-    def _token_or_sandbox(self) -> HubSpotConnection:
-        if (self.token is None) == (self.sandbox is None):
-            raise ValueError("give exactly one of `token` (a real account) or `sandbox` (the bundled emulator)")
+    def _one_way_in(self) -> HubSpotConnection:
+        given = [name for name in ("token", "oauth", "sandbox") if getattr(self, name) is not None]
+        if len(given) != 1:
+            found = f"found {' and '.join(f'`{name}`' for name in given)}" if given else "found none"
+            raise ValueError(
+                "give exactly one of `token` (a private app), `oauth` (an OAuth app install: client_id, client_secret, "
+                f"refresh_token) or `sandbox` (the bundled emulator); {found}"
+            )
         return self

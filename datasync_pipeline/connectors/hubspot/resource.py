@@ -1,6 +1,6 @@
 """The Dagster resource of a `kind: hubspot` connection: one client (HTTP pool, rate limiter) per run.
 
-A real account by token, or the bundled sandbox running in-process. The same account can be a sync's
+A real account by private app token or OAuth app install (its secrets as ``dg.EnvVar``), or the bundled sandbox running in-process. The same account can be a sync's
 HubSpot side (``client``) and another sync's app side (``side``, a second portal).
 """
 
@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 from datasync_pipeline.config.secrets import resource_value
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
+from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
 
 EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
 
@@ -34,6 +35,10 @@ class HubSpotResource(dg.ConfigurableResource):
 
     base_url: str = "https://api.hubapi.com"
     token: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_refresh_token: str | None = None
+    oauth_token_url: str | None = None
     tier: str = "starter"
     object_path_prefix: str = "/crm/v3/objects"
     max_concurrency: int = 4
@@ -46,9 +51,14 @@ class HubSpotResource(dg.ConfigurableResource):
 
     @classmethod
     def from_connection(cls, connection: HubSpotConnection) -> HubSpotResource:
+        oauth = connection.oauth
         return cls(
             base_url=connection.base_url,
             token=resource_value(connection.token) if connection.token else None,
+            oauth_client_id=resource_value(oauth.client_id) if oauth else None,
+            oauth_client_secret=resource_value(oauth.client_secret) if oauth else None,
+            oauth_refresh_token=resource_value(oauth.refresh_token) if oauth else None,
+            oauth_token_url=oauth.token_url if oauth else None,
             tier=connection.tier.value,
             object_path_prefix=connection.object_path_prefix,
             max_concurrency=connection.max_concurrency,
@@ -76,11 +86,26 @@ class HubSpotResource(dg.ConfigurableResource):
                 max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
                 transport=httpx.WSGITransport(app=sandbox.wsgi_app),
             )
-        if not self.token:
+        oauth = self._oauth_credentials()
+        if not self.token and oauth is None:
             raise dg.DagsterInvariantViolationError("this HubSpot connection has no token: set the variable its `token` names")
         return HubSpotClient(
-            base_url=self.base_url, token=self.token, tier=self.tier,
+            base_url=self.base_url, token=None if oauth else self.token, oauth=oauth, tier=self.tier,
             max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
+        )
+
+    def _oauth_credentials(self) -> OAuthCredentials | None:
+        given = [self.oauth_client_id, self.oauth_client_secret, self.oauth_refresh_token]
+        if not any(given):
+            return None
+        if not all(given):
+            raise dg.DagsterInvariantViolationError(
+                "this HubSpot connection's OAuth app is incomplete: set the variables its `oauth` client_id, "
+                "client_secret and refresh_token name"
+            )
+        return OAuthCredentials(
+            client_id=self.oauth_client_id, client_secret=self.oauth_client_secret,
+            refresh_token=self.oauth_refresh_token, token_url=self.oauth_token_url,
         )
 
     @property

@@ -2,9 +2,13 @@
 
 Every operation module goes through `HubSpotTransport.request`, so every HTTP request sent is rate
 limited, counted under its endpoint template (the sync-health views report API calls per run), retried
-when the failure is transient, and turned into a categorized exception when it is not. The token lives
-only in the httpx client's headers, which httpx masks in its repr; it is scrubbed from any message built
-from a response.
+when the failure is transient, and turned into a categorized exception when it is not.
+
+Two ways to authenticate: a private app's token (sent as is, never expires), or an OAuth app install
+(`oauth.OAuthSession`: an access token renewed before it expires, and once more when HubSpot answers
+401 ``EXPIRED_AUTHENTICATION``, after which the request is sent again, once). Secrets only travel in
+request headers and the token request's body, which httpx masks in its repr; they are scrubbed from any
+message built from a response.
 
 The limiters run at the account's whole budget and share it with every process on this machine using the
 same account (`rate_limit`); every answer's rate-limit headers go back to the limiter that granted it,
@@ -29,6 +33,7 @@ from datasync_pipeline.connectors.hubspot.errors import (
     record_error_from,
     required_scopes,
 )
+from datasync_pipeline.connectors.hubspot.oauth import DEFAULT_TOKEN_PATH, OAuthCredentials, OAuthSession
 from datasync_pipeline.connectors.hubspot.rate_limit import (
     Clock,
     MemoryWindowLog,
@@ -55,7 +60,8 @@ class HubSpotTransport:
         self,
         *,
         base_url: str,
-        token: str,
+        token: str | None = None,
+        oauth: OAuthCredentials | None = None,
         tier: Tier | str,
         max_concurrency: int,
         timeout_seconds: float,
@@ -67,16 +73,24 @@ class HubSpotTransport:
         self.tier = Tier(tier)
         self.max_attempts = max(1, max_attempts)
         self.clock = clock or MonotonicClock()
-        self._token_to_scrub = token
+        if (token is None) == (oauth is None):
+            raise ValueError("authenticate with exactly one of a private app token or OAuth app credentials")
+        self._token = token
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={"Accept": "application/json"},
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
             limits=httpx.Limits(max_connections=max(2, max_concurrency * 2), max_keepalive_connections=max(2, max_concurrency)),
             transport=transport,
         )
-        self.crm_limiter = self._limiter(crm_budget(self.tier), "crm", base_url, token, rate_limit_margin)
-        self.search_limiter = self._limiter(search_budget(self.tier), "search", base_url, token, rate_limit_margin)
+        self.oauth: OAuthSession | None = None
+        if oauth is not None:
+            token_url = oauth.token_url or base_url.rstrip("/") + DEFAULT_TOKEN_PATH
+            self.oauth = OAuthSession(oauth, token_url=token_url, post_form=self._post_token_form, now=self.clock.now)
+        account = oauth.account_key() if oauth is not None else token
+        assert account is not None
+        self.crm_limiter = self._limiter(crm_budget(self.tier), "crm", base_url, account, rate_limit_margin)
+        self.search_limiter = self._limiter(search_budget(self.tier), "search", base_url, account, rate_limit_margin)
         self.call_counts: Counter[str] = Counter()
         self.retry_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
@@ -118,7 +132,7 @@ class HubSpotTransport:
                 limiter.log.close()
 
     def _limiter(
-        self, budget: RequestBudget, endpoint_group: str, base_url: str, token: str, margin: float
+        self, budget: RequestBudget, endpoint_group: str, base_url: str, account: str, margin: float
     ) -> RollingWindowLimiter:
         """A limiter whose window every process on this machine using this account shares.
 
@@ -127,19 +141,48 @@ class HubSpotTransport:
         """
         log: WindowLog = MemoryWindowLog()
         if isinstance(self.clock, MonotonicClock) and budget.requests is not None:
-            log = SharedWindowLog(shared_budget_path(), budget_key(base_url, token, endpoint_group))
+            log = SharedWindowLog(shared_budget_path(), budget_key(base_url, account, endpoint_group))
         return RollingWindowLimiter(budget, clock=self.clock, window_log=log, margin=margin)
 
     def _send_once(
         self, method: str, path: str, endpoint: str, *, json: Any, params: dict[str, Any] | None, is_search: bool
     ) -> httpx.Response:
         limiter = self.search_limiter if is_search else self.crm_limiter
+        token = self._access_token()
+        response, sent_at = self._send_with(token, limiter, method, path, endpoint, json=json, params=params)
+        if response.status_code == 401 and self.oauth is not None and _is_expired_token(response):
+            # HubSpot says the token lapsed before our clock did: renew it and send once more, only once.
+            token = self.oauth.expired(token)
+            response, sent_at = self._send_with(token, limiter, method, path, endpoint, json=json, params=params)
+        if response.status_code != 429:  # a 429's headers only say the window is full: `refused` handles it
+            limiter.observe(response.headers, sent_at=sent_at)
+        if response.status_code < 300:
+            return response
+        self._raise_for_status(response, endpoint, limiter)
+        raise AssertionError("unreachable")
+
+    def _access_token(self) -> str:
+        if self.oauth is not None:
+            return self.oauth.access_token()
+        assert self._token is not None
+        return self._token
+
+    def _post_token_form(self, url: str, form: dict[str, str]) -> httpx.Response:
+        """The OAuth token request: no bearer header, counted like any request, never rate limited (not a CRM call)."""
+        with self._counts_lock:
+            self.call_counts[f"POST {httpx.URL(url).path}"] += 1
+        return self._http.post(url, data=form)
+
+    def _send_with(
+        self, token: str, limiter: RollingWindowLimiter, method: str, path: str, endpoint: str, *,
+        json: Any, params: dict[str, Any] | None,
+    ) -> tuple[httpx.Response, float]:
         limiter.acquire()
         sent_at = self.clock.now()
         with self._counts_lock:
             self.call_counts[endpoint] += 1
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            response = self._http.request(method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"})
         except httpx.TimeoutException as error:
             raise TransientRequestError(
                 RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} timed out ({type(error).__name__})"), status=None
@@ -149,12 +192,7 @@ class HubSpotTransport:
                 RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} failed to connect ({type(error).__name__})"),
                 status=None,
             ) from None
-        if response.status_code != 429:  # a 429's headers only say the window is full: `refused` handles it
-            limiter.observe(response.headers, sent_at=sent_at)
-        if response.status_code < 300:
-            return response
-        self._raise_for_status(response, endpoint, limiter)
-        raise AssertionError("unreachable")
+        return response, sent_at
 
     def _raise_for_status(
         self, response: httpx.Response, endpoint: str, limiter: RollingWindowLimiter
@@ -185,9 +223,12 @@ class HubSpotTransport:
                 record_error_from(body, status=status), status=status, body=body, wait_seconds=retry_after
             )
         if status == 401:
+            if self.oauth is not None:
+                fix = "check that the OAuth app is still installed in this account and the refresh token is the install's"
+            else:
+                fix = "check that the private app token is valid and not revoked"
             raise AuthenticationError(
-                f"HubSpot refused the access token (401 {body.get('category') or 'INVALID_AUTHENTICATION'}): "
-                "check that the private app token or OAuth grant is valid and not expired"
+                f"HubSpot refused the access token (401 {body.get('category') or 'INVALID_AUTHENTICATION'}): {fix}"
             )
         if status == 403 and is_missing_scopes(body):
             scopes = required_scopes(body)
@@ -203,7 +244,12 @@ class HubSpotTransport:
             body = {"message": response.text[:500] or f"HubSpot answered HTTP {response.status_code}"}
         if not isinstance(body, dict):
             body = {"message": str(body)[:500]}
-        return _scrub(body, self._token_to_scrub)
+        for secret in self._secrets():
+            body = _scrub(body, secret)
+        return body
+
+    def _secrets(self) -> list[str]:
+        return self.oauth.secrets() if self.oauth is not None else [self._token or ""]
 
     def _log_retry(self, endpoint: str, state) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -215,6 +261,14 @@ class HubSpotTransport:
 
 
 MIN_SCRUBBED_SECRET_LENGTH = 8
+
+
+def _is_expired_token(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("category") == "EXPIRED_AUTHENTICATION"
 
 
 def _scrub(value: Any, secret: str) -> Any:
