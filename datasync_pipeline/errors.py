@@ -12,6 +12,7 @@ from enum import StrEnum
 class ErrorCategory(StrEnum):
     INVALID_EMAIL = "invalid_email"
     INVALID_PROPERTY_VALUE = "invalid_property_value"
+    UNMAPPED_VALUE = "unmapped_value"  # a value with no counterpart on the other side (value map, owner, pipeline, stage)
     UNKNOWN_PROPERTY = "unknown_property"
     MISSING_REQUIRED_FIELD = "missing_required_field"
     DUPLICATE_ON_OTHER_SIDE = "duplicate_on_other_side"

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
+from datasync_pipeline.config.model import DatasyncConfig, FieldMapping, Lookup, SyncSpec
 from datasync_pipeline.connectors.base import Problem
 from datasync_pipeline.connectors.registry import kind_of
-from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, ResolvedMapping, incompatibility
+from datasync_pipeline.objects.catalogue import ASSOCIATIONS, OBJECT_TYPES, OWNER_PROPERTY, PIPELINE_PROPERTIES, ResolvedMapping, incompatibility
 from datasync_pipeline.objects.type_checks import hubspot_type_problems, with_property_types
 from datasync_pipeline.sync.mappings import mapping_path, resolve_mappings
 
@@ -108,6 +108,7 @@ def _mapping_problems(sync: SyncSpec) -> Iterator[Problem]:
             yield here + ("app",), f"custom mapping of {mapping.hubspot!r} needs the app column it maps to"
         if default is not None and mapping.type is not None and mapping.type is not default.value_type:
             yield here + ("type",), f"{sync.object}.{mapping.hubspot} is a {default.value_type.value} property, not {mapping.type.value}"
+        yield from ((here + path, message) for path, message in _translation_problems(sync, mapping))
         # A custom mapping without a `type` takes its HubSpot property's type, checked when a run reads it.
         hubspot_type = default.value_type if default is not None else mapping.type
         if hubspot_type is not None and mapping.app_type is not None and (why := incompatibility(hubspot_type, mapping.app_type)):
@@ -118,6 +119,20 @@ def _mapping_problems(sync: SyncSpec) -> Iterator[Problem]:
         missing = [m.hubspot for m in object_type.default_mappings if m.required and m.hubspot not in listed]
         if missing:
             yield ("use_default_mappings",), f"default mappings are off but the required {missing} are not listed under mappings"
+
+
+def _translation_problems(sync: SyncSpec, mapping: FieldMapping) -> Iterator[Problem]:
+    """A mapping translates by a value map or by a lookup (owners by email, pipelines and stages by label), not both,
+    and a lookup only where HubSpot holds ids of that kind."""
+    if mapping.lookup is not None and mapping.values is not None:
+        yield ("values",), "a mapping translates its values by `values` or by `lookup`, not both"
+    if mapping.lookup is Lookup.OWNER_EMAIL and mapping.hubspot != OWNER_PROPERTY:
+        yield ("lookup",), f"`lookup: owner_email` maps {OWNER_PROPERTY} (the record's owner), not {mapping.hubspot}"
+    pipeline_properties = PIPELINE_PROPERTIES.get(sync.object, ())
+    if mapping.lookup is Lookup.LABEL and mapping.hubspot not in pipeline_properties:
+        where = (f"the pipeline and stage of {sync.object} ({', '.join(pipeline_properties)})" if pipeline_properties
+                 else "the pipelines and stages of deals and tickets")
+        yield ("lookup",), f"`lookup: label` maps {where}, not {sync.object}.{mapping.hubspot}"
 
 
 # Against the live systems (`datasync check`): every problem a run would meet, found without writing anything.

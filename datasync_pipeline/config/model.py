@@ -42,6 +42,13 @@ class AppTable(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class Lookup(StrEnum):
+    """How a mapping finds the HubSpot id behind what the app holds (``sync/translate.py``)."""
+
+    OWNER_EMAIL = "owner_email"  # hubspot_owner_id <- the owner's email (or "First Last") in the app
+    LABEL = "label"  # pipeline / stage ids <- their labels in the app (a stage's label within its record's pipeline)
+
+
 class FieldMapping(StrictModel):
     """One HubSpot property <-> app column pair; a default mapping is overridden or switched off by naming its property."""
 
@@ -51,6 +58,10 @@ class FieldMapping(StrictModel):
     type: ValueType | None = Field(default=None, description="the HubSpot property's type (custom mappings; default: "
                                                             "the type of its HubSpot property definition, read when a run starts)")
     app_type: ValueType | None = Field(default=None, description="the app column's type; checked against the property's")
+    values: dict[str, str] | None = Field(default=None, description="app value -> HubSpot value (an enumeration's options); "
+                                                                     "a value without an entry fails its record")
+    lookup: Lookup | None = Field(default=None, description="owner_email (hubspot_owner_id) or label (pipelines and stages): "
+                                                            "the app holds what people read, HubSpot the id")
 
 
 class AssociationSpec(StrictModel):

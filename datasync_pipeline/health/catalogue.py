@@ -47,6 +47,14 @@ CATEGORY_GUIDES: dict[ErrorCategory, Guide] = {
          "or add the missing option to the HubSpot property / widen the app column,",
          "or switch the mapping off if the field should not sync. The record is retried when it changes."),
     ),
+    ErrorCategory.UNMAPPED_VALUE: Guide(
+        "Value without a counterpart",
+        "A mapped value has nothing to become on the other side: it is missing from the mapping's `values`, or names "
+        "no HubSpot owner, pipeline or stage.",
+        ("The message names the field, the value and the mapping: add the value under the mapping's `values` in datasync.yaml,",
+         "or create the owner (a HubSpot user with that email), pipeline or stage in HubSpot, or correct the source record.",
+         "The record is retried when it changes or on the next run after the fix."),
+    ),
     ErrorCategory.UNKNOWN_PROPERTY: Guide(
         "Unknown property or column",
         "A mapping names a HubSpot property or an app column that does not exist on the target.",

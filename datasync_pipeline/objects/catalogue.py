@@ -7,6 +7,7 @@ required) or add custom mappings. Identity (rule 6) says how the first sync matc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -149,6 +150,18 @@ class ResolvedMapping:
     # False for a custom mapping whose config states no `type`: ``value_type`` is a placeholder
     # (string) until the HubSpot property definition gives it (``type_checks.with_property_types``).
     type_declared: bool = True
+    # What the app holds instead of HubSpot's value (``sync/translate.py``): a value map, or a lookup of ids.
+    values: Mapping[str, str] | None = field(default=None, hash=False, compare=False)
+    lookup: str | None = None  # "owner_email" or "label"
+
+    @property
+    def translated(self) -> bool:
+        return self.values is not None or self.lookup is not None
+
+
+# The properties a `lookup: label` mapping may name, per object: its pipeline and its stage.
+PIPELINE_PROPERTIES: dict[str, tuple[str, str]] = {"deals": ("pipeline", "dealstage"), "tickets": ("hs_pipeline", "hs_pipeline_stage")}
+OWNER_PROPERTY = "hubspot_owner_id"
 
 
 # Values flow between types of one family; across families a value would be refused or mangled.

@@ -26,6 +26,7 @@ from datasync_pipeline.objects.type_checks import app_type_problems, hubspot_typ
 from datasync_pipeline.state import retries
 from datasync_pipeline.sync.binding import app_label, app_name
 from datasync_pipeline.sync.step import ApiCalls, Step
+from datasync_pipeline.sync.translate import unmapped_rows
 from datasync_pipeline.vocabulary import Side
 
 LOOKUP_CHUNK = 100
@@ -126,7 +127,9 @@ def lookup_in_app(side, sync: SyncSpec, mappings: list[ResolvedMapping], hubspot
                 found.append(side.lookup(field_name, values))
     if not found:
         return side.read_by_ids([])
-    return pd.concat(found, ignore_index=True).drop_duplicates(subset=["record_id"]).reset_index(drop=True)
+    candidates = pd.concat(found, ignore_index=True).drop_duplicates(subset=["record_id"]).reset_index(drop=True)
+    # Candidates are only matched against: one whose values found no HubSpot counterpart waits for its own change.
+    return unmapped_rows(candidates)[0].reset_index(drop=True)
 
 
 def _identity_columns(identity: Identity, mappings: list[ResolvedMapping]) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from datasync_pipeline.config.model import SyncSpec
+from datasync_pipeline.config.model import FieldMapping, SyncSpec
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ResolvedMapping, ValueType
 
 
@@ -30,13 +30,20 @@ def resolve_mappings(sync: SyncSpec, property_types: Mapping[str, ValueType] | N
         # A SQL app names the default columns as the catalogue does; another HubSpot portal names them as HubSpot does.
         app_column = override.app if override is not None and override.app else (default.app if sync.table is not None else default.hubspot)
         app_type = override.app_type if override is not None else None
-        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type))
+        resolved.append(ResolvedMapping(default.hubspot, app_column, default.value_type, default.required, True, app_type,
+                                        **_translation(override)))
     for custom in overrides.values():
         if custom.enabled and custom.app:
             value_type = custom.type or property_types.get(custom.hubspot)
             resolved.append(ResolvedMapping(custom.hubspot, custom.app, value_type or ValueType.STRING, False, False, custom.app_type,
-                                            type_declared=value_type is not None))
+                                            type_declared=value_type is not None, **_translation(custom)))
     return resolved
+
+
+def _translation(mapping: FieldMapping | None) -> dict[str, Any]:
+    if mapping is None:
+        return {}
+    return {"values": dict(mapping.values) if mapping.values is not None else None, "lookup": mapping.lookup.value if mapping.lookup else None}
 
 
 def mapping_path(sync: SyncSpec, hubspot: str) -> tuple[Any, ...]:

@@ -31,6 +31,7 @@ from datasync_pipeline.state import pending
 from datasync_pipeline.state.store import released_app_id
 from datasync_pipeline.sync import extract as changes
 from datasync_pipeline.sync.step import ApiCalls, Step, prefixed
+from datasync_pipeline.sync.translate import unmapped_rows
 from datasync_pipeline.vocabulary import Side
 
 SYNCED = "synced"
@@ -56,9 +57,12 @@ def validated(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataF
     """Both sides with their invalid rows taken out, and those rows as failed records (pandera schemas)."""
     identity_fields = frozenset({"email"}) if OBJECT_TYPES[sync.object].identity is Identity.EMAIL else frozenset()
     schema = record_schema(mappings, name=f"{sync.name} {sync.object}", identity_fields=identity_fields)
+    # A value the app holds in its own words that found no HubSpot counterpart (``sync/translate.py``) fails first.
+    app, unmapped = unmapped_rows(app.reset_index(drop=True))
     hubspot, invalid_hubspot = split_invalid(hubspot.reset_index(drop=True), schema, side="hubspot")
     app, invalid_app = split_invalid(app.reset_index(drop=True), schema, side="app")
-    return hubspot, app, pd.concat([invalid_hubspot, invalid_app], ignore_index=True)
+    return hubspot, app, pd.concat([frame for frame in (invalid_hubspot, unmapped, invalid_app) if len(frame)] or [invalid_hubspot],
+                                   ignore_index=True)
 
 
 def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Series, app_ids: pd.Series,

@@ -20,6 +20,7 @@ from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
 from datasync_pipeline.connectors.hubspot.properties import PropertiesApi
 from datasync_pipeline.connectors.hubspot.rate_limit import Clock
 from datasync_pipeline.connectors.hubspot.records import RecordsApi
+from datasync_pipeline.connectors.hubspot.reference import ReferenceApi
 from datasync_pipeline.connectors.hubspot.search import last_modified_property, modified_since
 from datasync_pipeline.connectors.hubspot.tiers import Tier
 from datasync_pipeline.connectors.hubspot.transport import RATE_LIMIT_MARGIN, HubSpotTransport
@@ -33,7 +34,7 @@ SEARCH_VALUES_PER_REQUEST = 100
 
 
 class HubSpotClient:
-    """Records, search, properties and associations of one HubSpot account.
+    """Records, search, properties, associations and reference data (owners, pipelines) of one HubSpot account.
 
     Authenticated by a private app's `token`, or by an OAuth app install (`oauth`: the app's client id and secret
     and the install's refresh token; the transport obtains and renews access tokens). `tier` sets the request
@@ -86,6 +87,7 @@ class HubSpotClient:
             objects_path_prefix=object_path_prefix,
             max_concurrency=self.max_concurrency,
         )
+        self._reference = ReferenceApi(self._transport)
         self._object_path_prefix = object_path_prefix
 
     # Records
@@ -195,6 +197,14 @@ class HubSpotClient:
         self._properties.ensure_unique_property(object_type, name, label)
 
     # Associations
+
+    # Reference data
+
+    def list_owners(self) -> list[dict[str, Any]]:
+        return self._reference.owners()
+
+    def get_pipelines(self, object_type: str) -> list[dict[str, Any]]:
+        return self._reference.pipelines(object_type)
 
     def read_associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """`{from_id: [{"toObjectId": str, "associationTypes": [...]}]}` for every id asked."""

@@ -32,6 +32,7 @@ from datasync_pipeline.sync import plan as plan_step
 from datasync_pipeline.sync.binding import app_label
 from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.sync.step import Markdown, NoWatermarkYet, Step
+from datasync_pipeline.sync.translate import Translation, translating
 from datasync_pipeline.vocabulary import FAILED_RECORDS_TAG, REASON_TAG, RunReason, Side
 
 
@@ -59,8 +60,22 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
             typed_in_run[run_id] = typed_by_hubspot(mappings, lambda: client.get_properties(sync.object))
         return typed_in_run[run_id]
 
+    translation_in_run: dict[str, Translation] = {}
+
+    def translation(context: dg.AssetExecutionContext) -> Translation | None:
+        """How the app's words become HubSpot's values (``sync/translate.py``), with the owners and pipelines its
+        lookups need read once per run; None when no mapping translates."""
+        if not any(m.translated for m in mappings):
+            return None
+        run_id = context.run.run_id
+        if run_id not in translation_in_run:
+            translation_in_run.clear()
+            translation_in_run[run_id] = Translation.of(typed(context), sync.object, getattr(context.resources, hubspot_key).client)
+        return translation_in_run[run_id]
+
     def step(context: dg.AssetExecutionContext) -> Step:
-        return sync_step(context, sync, typed(context), hubspot_key=hubspot_key, app_key=app_key, settings=settings)
+        return sync_step(context, sync, typed(context), hubspot_key=hubspot_key, app_key=app_key, settings=settings,
+                         translation=translation(context))
 
     common: dict[str, Any] = {"group_name": prefix}
     run_keys = {STATE_STORE_KEY, SYNC_RUN_KEY}
@@ -116,14 +131,15 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
 
 
 def sync_step(context: dg.AssetExecutionContext, sync: SyncSpec, mappings: list[ResolvedMapping], *, hubspot_key: str, app_key: str,
-              settings: Settings) -> Step:
-    """This step of this sync's run, for the plain code of ``sync/``: the resources are opened when first used."""
+              settings: Settings, translation: Translation | None = None) -> Step:
+    """This step of this sync's run, for the plain code of ``sync/``: the resources are opened when first used, the app
+    side speaking HubSpot's values where the sync translates them."""
     run = getattr(context.resources, SYNC_RUN_KEY)
     hubspot = getattr(context.resources, hubspot_key)
     reason = context.run.tags.get(REASON_TAG)
     return Step(
         sync=sync, mappings=mappings, store=getattr(context.resources, STATE_STORE_KEY).store(), client=hubspot.client,
-        app=lambda: getattr(context.resources, app_key).side(sync, resolve_mappings(sync)),
+        app=lambda: translating(getattr(context.resources, app_key).side(sync, resolve_mappings(sync)), translation),
         hubspot=lambda: hubspot.primary_side(sync, resolve_mappings(sync)),
         mode=run.mode, dry_run=run.dry_run, run_id=context.run.run_id, started=run_started(context), settings=settings,
         log=context.log, reason=RunReason(reason) if reason in set(RunReason) else None, check_lease=run.check_lease,

@@ -16,7 +16,7 @@ from datasync_pipeline.connectors.hubspot import AuthenticationError, HubSpotCli
 from datasync_pipeline.connectors.hubspot.oauth import RENEW_BEFORE_SECONDS
 from datasync_pipeline.connectors.hubspot.rate_limit import budget_key
 from datasync_pipeline.sandbox import Sandbox, SandboxSettings
-from datasync_pipeline_tests.connectors.hubspot.fakes import FakeClock, ScriptedServer, json_response
+from datasync_pipeline_tests.connectors.hubspot.fakes import FakeClock, json_response
 
 CREDENTIALS = OAuthCredentials(client_id="app-client-id", client_secret="app-secret-0123456789", refresh_token="refresh-0123456789abcdef")
 LIST_PATH = "/crm/v3/objects/contacts"
