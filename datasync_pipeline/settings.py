@@ -81,6 +81,11 @@ class Settings:
         "DATASYNC_HUBSPOT_OVERLAP_SECONDS", _seconds, timedelta(seconds=60), "how far before its watermark a change read of HubSpot starts")
     app_overlap: timedelta = _setting(
         "DATASYNC_APP_OVERLAP_SECONDS", _seconds, timedelta(seconds=30), "how far before its watermark a change read of the app starts")
+    trailing_window: timedelta = _setting(
+        "DATASYNC_TRAILING_WINDOW_SECONDS", _seconds, timedelta(hours=1),
+        "how far behind the watermarks a trailing pass re-reads, for changes that surface late; 0: no trailing passes")
+    trailing_every_seconds: int = _setting(
+        "DATASYNC_TRAILING_EVERY_SECONDS", _whole_seconds, 900, "how often a trailing pass runs (the sensor launches one when due)")
     failed_share_error: float = _setting(
         "DATASYNC_FAILED_SHARE_ERROR", _share, 0.05, "the share of failed records at which a sync's health check is an error")
     retry_max_attempts: int = _setting(

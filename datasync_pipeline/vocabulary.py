@@ -50,6 +50,7 @@ class RunReason(StrEnum):
     CHANGE = "change"  # the sensor's probe saw a change
     RETRY = "retry"  # failed records are due for another try
     RECONCILE = "reconcile"  # the periodic run that checks every link
+    TRAILING = "trailing"  # a trailing pass is due: re-read a window behind the watermarks for late changes
 
 
 class Recorder(StrEnum):

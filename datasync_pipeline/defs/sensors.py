@@ -28,7 +28,7 @@ from datasync_pipeline.defs.assets.associations import association_targets
 from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL_SYNC_JOB, MODE_TAG, REASON_TAG, SYNC_TAG, run_config, sync_asset_keys
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.settings import Settings
-from datasync_pipeline.state import StateStore
+from datasync_pipeline.state import StateStore, trailing
 from datasync_pipeline.state.leases import holder
 from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.sync.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
@@ -225,6 +225,13 @@ def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: s
     if last is not None and now.timestamp() - last >= interval:
         bucket = int(now.timestamp()) // interval
         return f"reconcile-{bucket}", f"no run for {interval // 60} min: reconciling deletions, associations and retries"
+    # A trailing pass re-reads a window behind the watermarks for changes that surfaced late (state/trailing.py);
+    # its clock starts with the sync's first pass (a first sync counts as one).
+    every = settings.trailing_every_seconds
+    last_pass = trailing.last_pass_start(store.engine, name)
+    if settings.trailing_window.total_seconds() > 0 and last_pass is not None and (now - last_pass).total_seconds() >= every:
+        window = int(settings.trailing_window.total_seconds()) // 60
+        return f"trailing-{int(now.timestamp()) // every}", f"a trailing pass is due: re-reading {window} min behind the watermarks for late changes"
     return None
 
 

@@ -20,8 +20,9 @@ from datasync_pipeline.engine.incremental import MatchedRecords
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.health.records import identity_fields
-from datasync_pipeline.state import Link, StateStore, pending
+from datasync_pipeline.state import Link, StateStore, pending, trailing
 from datasync_pipeline.sync.binding import app_label
+from datasync_pipeline.sync.extract import LATE
 from datasync_pipeline.sync.outcome import name_outcomes
 from datasync_pipeline.sync.own_writes import app_lister, hubspot_lister, settle_past_own_writes
 from datasync_pipeline.sync.step import Step
@@ -44,6 +45,7 @@ def checkpoint(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, matched: Ma
     marks = next_watermarks(step.started, {Side.HUBSPOT: hubspot, Side.APP: app}, overlaps,
                             newest_app_deletion=matched.deletions.newest_app_deletion)
     store.advance_watermarks(sync.name, marks, run_id=run_id)
+    metadata.update(record_trailing_pass(step, hubspot, app, plan))
     # Past this run's own writes when nothing else changed: no run follows that finds only them.
     settle_past_own_writes(store, sync.name, Side.HUBSPOT, hubspot_lister(step.client, sync.object), run_id=run_id)
     settle_past_own_writes(store, sync.name, Side.APP, app_lister(step.app()), run_id=run_id)
@@ -75,6 +77,36 @@ def commit_pair_values(store: StateStore, sync_name: str, plan: MergePlan, *, fa
     # Their values are the base now: what an earlier run left pending for them is settled.
     pending.clear_pending(store, sync_name, hubspot_ids=[link.hubspot_id for link in links], app_ids=[link.app_id for link in links])
     return committed
+
+
+def record_trailing_pass(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, plan: MergePlan) -> dict[str, Any]:
+    """A first sync, or an incremental run whose reads were a trailing pass, is recorded as a pass
+    (``state/trailing.py``); a trailing pass with its late arrivals: the records only it read that were still a
+    change (they have a write on the other side in the plan)."""
+    if not step.incremental:
+        trailing.record_pass(step.store.engine, step.sync.name, kind=trailing.FIRST_SYNC, started_at=step.started, read_from=None,
+                             run_id=step.run_id)
+        return {}
+    read_from = step.trailing_from()
+    if read_from is None:
+        return {}
+    written_from_hubspot = set(plan.app_updates["other_id"].astype(str)) | set(plan.app_creates["ref"].astype(str))
+    written_from_app = set(plan.hubspot_updates["other_id"].astype(str)) | set(plan.hubspot_creates["ref"].astype(str))
+    late = {side: len(_late_ids(frame) & written) for side, frame, written in
+            ((Side.HUBSPOT, hubspot, written_from_hubspot), (Side.APP, app, written_from_app))}
+    trailing.record_pass(step.store.engine, step.sync.name, kind=trailing.TRAILING, started_at=step.started, read_from=read_from,
+                         late_hubspot=late[Side.HUBSPOT], late_app=late[Side.APP], run_id=step.run_id)
+    if any(late.values()):
+        step.log.warning(f"trailing pass: {late[Side.HUBSPOT]} HubSpot and {late[Side.APP]} app changes arrived late "
+                         "(missed by the fast reads); synced now")
+    return {"datasync/trailing_pass": True, "datasync/trailing_read_from": read_from.isoformat(),
+            "datasync/late_arrivals/hubspot": late[Side.HUBSPOT], "datasync/late_arrivals/app": late[Side.APP]}
+
+
+def _late_ids(frame: pd.DataFrame) -> set[str]:
+    if LATE not in frame:
+        return set()
+    return set(frame.loc[frame[LATE].fillna(False).astype(bool), "record_id"].astype(str))
 
 
 def record_deletions(store: StateStore, sync: SyncSpec, matched: MatchedRecords, *, run_id: str) -> None:

@@ -30,6 +30,7 @@ from datasync_pipeline.sync.translate import unmapped_rows
 from datasync_pipeline.vocabulary import Side
 
 LOOKUP_CHUNK = 100
+LATE = "_late"  # in a trailing pass: modified before the fast read's start
 
 
 def read_hubspot(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -40,9 +41,10 @@ def read_hubspot(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
     sync, client = step.sync, step.client
     calls = ApiCalls(client)
     if step.incremental:
-        # HubSpot indexes search a few seconds after a write: the read starts the overlap before the watermark.
-        frame = read_hubspot_changes(client, step.store, sync, step.mappings, step.watermark(Side.HUBSPOT),
-                                     overlap=step.settings.hubspot_overlap)
+        # HubSpot indexes search a few seconds after a write: the read starts the overlap before the watermark, or a
+        # window behind it in a trailing pass.
+        since, fast = step.read_from(Side.HUBSPOT)
+        frame = read_hubspot_changes(client, step.store, sync, step.mappings, since, fast_read_from=fast if since < fast else None)
     else:
         raise_if_any(hubspot_type_problems(step.mappings, sync.object, client.get_properties(sync.object)),
                      where=f"sync {sync.name!r}, HubSpot {sync.object}")
@@ -63,8 +65,10 @@ def read_app(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
     raise_if_any(missing_field_problems(used, types, where=app_name(sync)) + app_type_problems(step.mappings, types, where=app_name(sync)),
                  where=f"sync {sync.name!r}, {app_label(sync)}")
     if step.incremental:
-        # An app transaction can commit after a later timestamp was read: the read starts the overlap before the mark.
-        frame = read_app_changes(side, step.store, sync, step.watermark(Side.APP), overlap=step.settings.app_overlap)
+        # An app transaction can commit after a later timestamp was read: the read starts the overlap before the mark,
+        # or a window behind it in a trailing pass.
+        since, fast = step.read_from(Side.APP)
+        frame = read_app_changes(side, step.store, sync, since, fast_read_from=fast if since < fast else None)
     else:
         frame = side.read_all()
     step.log.info(f"read {len(frame):,} records of {app_label(sync)} ({step.mode.value})")
@@ -75,19 +79,28 @@ def hubspot_properties(sync: SyncSpec, mappings: list[ResolvedMapping]) -> list[
     return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
 
 
-def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedMapping], watermark: datetime, *,
-                         overlap: timedelta) -> pd.DataFrame:
-    """HubSpot records changed since the watermark (less ``overlap``), plus those due for a retry."""
-    since_ms = int((watermark - overlap).timestamp() * 1000)
+def marked_late(frame: pd.DataFrame, fast_read_from: datetime | None) -> pd.DataFrame:
+    """In a trailing pass, the records a fast read would not have read (modified before its start) marked as late
+    candidates (``LATE``): the checkpoint counts those that were still a change as late arrivals."""
+    if fast_read_from is None:
+        return frame
+    modified = frame[frames.MODIFIED_AT] if frames.MODIFIED_AT in frame else pd.Series(pd.NaT, index=frame.index)
+    return frame.assign(**{LATE: (modified < pd.Timestamp(fast_read_from)).fillna(False).astype(bool)})
+
+
+def read_hubspot_changes(client, store, sync: SyncSpec, mappings: list[ResolvedMapping], since: datetime, *,
+                         fast_read_from: datetime | None = None) -> pd.DataFrame:
+    """HubSpot records changed since ``since`` (late candidates marked, ``marked_late``), plus those due for a retry."""
+    since_ms = int(since.timestamp() * 1000)
     records = client.search_modified_since(sync.object, since_ms, properties=hubspot_properties(sync, mappings))
-    changed = frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+    changed = marked_late(frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot), fast_read_from)
     return _with_retries(changed, retried_in_hubspot(client, store, sync, mappings))
 
 
-def read_app_changes(side, store, sync: SyncSpec, watermark: datetime, *, overlap: timedelta) -> pd.DataFrame:
-    """App records changed since the watermark (less ``overlap``), plus those due for a retry (``side``: the app's
-    ``AppConnector``)."""
-    changed = side.read_changed_since(watermark - overlap)
+def read_app_changes(side, store, sync: SyncSpec, since: datetime, *, fast_read_from: datetime | None = None) -> pd.DataFrame:
+    """App records changed since ``since`` (late candidates marked, ``marked_late``), plus those due for a retry
+    (``side``: the app's ``AppConnector``)."""
+    changed = marked_late(side.read_changed_since(since), fast_read_from)
     return _with_retries(changed, retried_in_app(side, store, sync))
 
 

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from datasync_pipeline.config.model import SyncSpec
@@ -20,7 +20,7 @@ from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.settings import Settings
-from datasync_pipeline.state import StateStore
+from datasync_pipeline.state import StateStore, trailing
 from datasync_pipeline.vocabulary import RunMode, RunReason, Side
 
 
@@ -72,6 +72,23 @@ class Step:
             raise NoWatermarkYet(f"sync {self.sync.name!r} has no {side.value} watermark yet: run the first sync (job first_sync) "
                                  "before incremental runs")
         return marks[side.value]
+
+    def trailing_from(self) -> datetime | None:
+        """Where this run's trailing pass reads from (``state/trailing.py``), or None: no pass due, or an incremental
+        run's passes are off (a window of 0). The same answer in every step of the run (it asks as of the run's start)."""
+        window = self.settings.trailing_window
+        if not self.incremental or window <= timedelta(0):
+            return None
+        return trailing.trailing_read_from(self.store.engine, self.sync.name, now=self.started, window=window,
+                                           every=timedelta(seconds=self.settings.trailing_every_seconds))
+
+    def read_from(self, side: Side) -> tuple[datetime, datetime]:
+        """(where this run's change read of ``side`` starts, where a fast read would have started): the watermark less
+        the overlap, or earlier when a trailing pass is due. Records modified before the second are late candidates."""
+        overlap = self.settings.hubspot_overlap if side is Side.HUBSPOT else self.settings.app_overlap
+        fast = self.watermark(side) - overlap
+        trailing_from = self.trailing_from()
+        return (min(fast, trailing_from) if trailing_from is not None else fast), fast
 
     def before_writing(self) -> None:
         """Stop unless this run still holds the sync's lease; a dry run must never get here."""
