@@ -127,10 +127,12 @@ def _object_table(view: SyncHealth) -> Table:
     table.add_column("status")
     table.add_column("records", justify="right")
     table.add_row("synced", f"{view.synced:,}")
-    table.add_row("failed", f"{sum(view.failed.values()):,}")
+    table.add_row("failed", f"{view.failed_records:,}")
     for category, count in sorted(view.failed.items(), key=lambda item: -item[1]):
         table.add_row(f"  {guide_for(category).title} ({category})", f"{count:,}")
-    table.add_row("excluded", f"{sum(view.excluded.values()):,}")
+    if sum(view.failed.values()) > view.failed_records:
+        table.add_row("  (a record failed in several steps is counted under each category)", "")
+    table.add_row("excluded", f"{view.excluded_records:,}")
     for reason, count in sorted(view.excluded.items(), key=lambda item: -item[1]):
         table.add_row(f"  {reason}", f"{count:,}")
     table.add_row("deleted in HubSpot", f"{view.deleted_in_hubspot:,}")

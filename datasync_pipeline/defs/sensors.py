@@ -5,8 +5,10 @@ Rule 9 says a change is synced within 10 minutes, so the sensor ticks every 600 
 
 * disabled (``enabled: false`` in the file, or ``datasync sync disable``): nothing moves (rule 11);
 * a run of the sync still queued or in progress: wait for it (one run per sync at a time);
-* otherwise probe both sides (``ongoing/probe.py``: one HubSpot search per connection and object type,
-  one SQL query per app table) and request an incremental run when something changed.
+* otherwise probe both sides (``sync/probe.py``: one HubSpot search per connection and object type, over the
+  connection's light ``probe_client``, one SQL query per app table) and request an incremental run when
+  something changed. A side that cannot be checked (HubSpot hanging, refusing, down) is named with its
+  cause; the other syncs are probed and launched as usual, and a tick with nothing to launch fails, red.
 
 A run's ``run_key`` is derived from the sync and the change it carries (watermarks and newest change per
 side), so the same pending change never launches twice; a failed run adds its id to the key, so the
@@ -32,6 +34,7 @@ from datasync_pipeline.state import StateStore, trailing
 from datasync_pipeline.state.leases import holder
 from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.sync.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
+from datasync_pipeline.vocabulary import Recorder
 
 SENSOR_NAME = "datasync_changes"
 IN_PROGRESS = [
@@ -101,7 +104,8 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
     probe = ChangeProbe(
         config,
         store,
-        hubspot_client=lambda connection: getattr(context.resources, connection_resource_key(connection)).client,
+        # The light client: a hanging HubSpot costs the tick seconds, not Dagster's 60 s evaluation limit.
+        hubspot_client=lambda connection: getattr(context.resources, connection_resource_key(connection)).probe_client(),
         app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).side(sync, resolve_mappings(sync)),
     )
     requests = []
@@ -212,7 +216,7 @@ def _run_in_progress(instance: dg.DagsterInstance, name: str) -> dg.RunRecord | 
 def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: str, settings: Settings) -> tuple[str, str] | None:
     """(key suffix, reason) when a sync should run although neither side shows a change."""
     now = datetime.now(UTC)
-    for recorded_by in ("hubspot", "app"):
+    for recorded_by in (Recorder.HUBSPOT_LOAD, Recorder.APP_LOAD):  # each load's outcomes have their own schedule
         if store.due_retries(name, recorded_by=recorded_by, now=now, limit=1):
             return f"retry-{int(now.timestamp()) // 60}", "failed writes are due for a retry"
     records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)

@@ -5,7 +5,9 @@ there. Failed records come by error category and excluded ones by reason, each w
 the catalogue.
 
 One definition of the counts, for every view (``health``, ``sync list``, ``records --status``, the asset check):
-``failed`` are the records whose last write failed; a pair deleted on one side counts as
+``failed`` are the records with a failed outcome (a write, the associations, ...), each counted once however
+many steps failed it; by category, a record is counted under each of its categories, so the categories may
+add up to more than the failed records (``failed_records`` is the count of records); a pair deleted on one side counts as
 ``deleted_in_hubspot`` / ``deleted_in_app`` only, never also as failed (though its surviving record
 carries a failed outcome); ``failing`` is both together: what needs a person, and what
 ``records_command`` lists.
@@ -20,7 +22,17 @@ import sqlalchemy as sa
 
 from datasync_pipeline.config.model import DatasyncConfig, SyncSpec
 from datasync_pipeline.health.catalogue import guide_for
-from datasync_pipeline.health.rows import DELETED_IN_APP, DELETED_IN_HUBSPOT, EXCLUDED, FAILED, SYNCED, paired_rows, status_counts, unpaired_rows
+from datasync_pipeline.health.rows import (
+    DELETED_IN_APP,
+    DELETED_IN_HUBSPOT,
+    EXCLUDED,
+    FAILED,
+    SYNCED,
+    category_counts,
+    paired_rows,
+    status_counts,
+    unpaired_rows,
+)
 
 
 @dataclass
@@ -30,8 +42,19 @@ class SyncHealth:
     synced: int = 0
     deleted_in_hubspot: int = 0
     deleted_in_app: int = 0
-    failed: dict[str, int] = field(default_factory=dict)  # by error category
-    excluded: dict[str, int] = field(default_factory=dict)  # by reason
+    failed: dict[str, int] = field(default_factory=dict)  # records by error category (a record under each of its own)
+    excluded: dict[str, int] = field(default_factory=dict)  # records by reason
+    # Records failed and excluded, each once; None: the sums of the dicts above (a record has one category each).
+    failed_count: int | None = None
+    excluded_count: int | None = None
+
+    @property
+    def failed_records(self) -> int:
+        return sum(self.failed.values()) if self.failed_count is None else self.failed_count
+
+    @property
+    def excluded_records(self) -> int:
+        return sum(self.excluded.values()) if self.excluded_count is None else self.excluded_count
 
     @property
     def failing(self) -> dict[str, int]:
@@ -40,9 +63,14 @@ class SyncHealth:
         return {**self.failed, **{category: count for category, count in deleted.items() if count}}
 
     @property
+    def failing_records(self) -> int:
+        """How many records need a person: failed ones (each once) and pairs deleted on one side."""
+        return self.failed_records + self.deleted_in_hubspot + self.deleted_in_app
+
+    @property
     def failing_statuses(self) -> list[str]:
         """The record-view statuses of the failing records present, e.g. ``["failed", "deleted_in_hubspot"]``."""
-        counts = ((FAILED, sum(self.failed.values())), (DELETED_IN_HUBSPOT, self.deleted_in_hubspot), (DELETED_IN_APP, self.deleted_in_app))
+        counts = ((FAILED, self.failed_records), (DELETED_IN_HUBSPOT, self.deleted_in_hubspot), (DELETED_IN_APP, self.deleted_in_app))
         return [status for status, count in counts if count]
 
     @property
@@ -53,14 +81,14 @@ class SyncHealth:
 
     @property
     def total(self) -> int:
-        return self.synced + self.deleted_in_hubspot + self.deleted_in_app + sum(self.failed.values()) + sum(self.excluded.values())
+        return self.synced + self.deleted_in_hubspot + self.deleted_in_app + self.failed_records + self.excluded_records
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "sync": self.sync, "object": self.object, "total": self.total, "synced": self.synced,
-            "failed": sum(self.failed.values()), "excluded": sum(self.excluded.values()),
+            "failed": self.failed_records, "excluded": self.excluded_records,
             "deleted_in_hubspot": self.deleted_in_hubspot, "deleted_in_app": self.deleted_in_app,
-            "failing": sum(self.failing.values()), "records_command": self.records_command,
+            "failing": self.failing_records, "records_command": self.records_command,
             "failed_by_category": dict(sorted(self.failed.items())), "excluded_by_reason": dict(sorted(self.excluded.items())),
             "troubleshooting": {
                 category: {"title": guide.title, "explanation": guide.explanation, "steps": guide.steps_for(self.sync)}
@@ -71,10 +99,10 @@ class SyncHealth:
 
 
 def sync_health(engine: sa.Engine, sync: SyncSpec) -> SyncHealth:
-    health = SyncHealth(sync.name, sync.object)
+    health = SyncHealth(sync.name, sync.object, failed_count=0, excluded_count=0)
     with engine.connect() as connection:
         for query in (paired_rows(sync.name, []), unpaired_rows(sync.name, [])):
-            for status, category, count in connection.execute(status_counts(query)):
+            for status, _categories, count in connection.execute(status_counts(query)):
                 if status == SYNCED:
                     health.synced += count
                 elif status == DELETED_IN_HUBSPOT:
@@ -82,9 +110,13 @@ def sync_health(engine: sa.Engine, sync: SyncSpec) -> SyncHealth:
                 elif status == DELETED_IN_APP:
                     health.deleted_in_app += count
                 elif status == FAILED:
-                    health.failed[category] = health.failed.get(category, 0) + count
+                    health.failed_count += count
                 elif status == EXCLUDED:
-                    health.excluded[category] = health.excluded.get(category, 0) + count
+                    health.excluded_count += count
+        for query in category_counts(sync.name):
+            for status, category, count in connection.execute(query):
+                by_category = health.failed if status == FAILED else health.excluded
+                by_category[category] = by_category.get(category, 0) + count
     return health
 
 

@@ -82,9 +82,9 @@ def judge(
 
 
 def _failing_message(health: SyncHealth) -> str:
-    parts = [(sum(health.failed.values()), "failed"), (health.deleted_in_hubspot, "deleted in HubSpot"), (health.deleted_in_app, "deleted in the app")]
+    parts = [(health.failed_records, "failed"), (health.deleted_in_hubspot, "deleted in HubSpot"), (health.deleted_in_app, "deleted in the app")]
     described = ", ".join(f"{count:,} {label}" for count, label in parts if count)
-    return f"{sum(health.failing.values()):,} records need attention ({described}): `{health.records_command}`"
+    return f"{health.failing_records:,} records need attention ({described}): `{health.records_command}`"
 
 
 def _minutes(span: timedelta) -> int:

@@ -1,6 +1,6 @@
 """Reading and writing the state store.
 
-Writes are upserts keyed by (sync, record), so a rerun of the same step rewrites the same rows:
+Writes are upserts keyed by (sync, record) (outcomes: by (sync, record, step)), so a rerun of the same step rewrites the same rows:
 the store never holds a link twice, whatever point a run crashed at.
 """
 
@@ -147,26 +147,29 @@ class StateStore:
         return len(rows)
 
     def record_outcomes(self, sync: str, outcomes: pd.DataFrame, *, recorded_by: str, run_id: str | None = None) -> None:
-        """Keep failed and excluded records (side, record_id, status, category, message), replacing older entries.
+        """Keep failed and excluded records (side, record_id, status, category, message) as this step's outcomes.
 
-        A record failing again counts one more attempt; transient failures get their next attempt time.
+        An outcome is keyed by (side, record, ``recorded_by``): it replaces this step's older outcome of the record
+        and leaves the other steps' alone, so a record can fail its write and its associations at once, each with
+        its own category. A record failing again in the same step counts one more attempt, and a transient failure
+        gets its next attempt time: the retry schedule is per outcome.
         """
         now = datetime.now(UTC)
         frame = outcomes[["side", "record_id", "status", "category", "message"]]
-        previous = self._attempts(sync, frame)
+        previous = self._attempts(sync, frame, recorded_by=recorded_by)
         rows = []
         for side, record_id, status, category, message in frame.itertuples(index=False):
             attempts = previous.get((side, str(record_id)), 0) + 1 if status == "failed" else 1
             rows.append({
                 "sync": sync, "side": side, "record_id": str(record_id), "status": status, "category": category,
-                "message": message, "run_id": run_id, "recorded_at": now, "recorded_by": recorded_by, "attempts": attempts,
+                "message": message, "run_id": run_id, "recorded_at": now, "recorded_by": str(recorded_by), "attempts": attempts,
                 "next_attempt_at": retries.next_attempt(category, attempts, now) if status == "failed" else None,
             })
-        columns = ("status", "category", "message", "run_id", "recorded_at", "recorded_by", "attempts", "next_attempt_at")
+        columns = ("status", "category", "message", "run_id", "recorded_at", "attempts", "next_attempt_at")
 
         def upsert(statement):
             return statement.on_conflict_do_update(
-                index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id],
+                index_elements=[record_status.c.sync, record_status.c.side, record_status.c.record_id, record_status.c.recorded_by],
                 set_={c: statement.excluded[c] for c in columns},
             )
 
@@ -174,14 +177,15 @@ class StateStore:
             bulk.upsert_rows(connection, record_status, upsert, rows)
 
     def unnamed_outcomes(self, sync: str, *, run_id: str) -> list[tuple[str, str]]:
-        """(side, record id) of the failed and excluded records this run recorded without their identity."""
-        query = sa.select(record_status.c.side, record_status.c.record_id).where(
+        """(side, record id) of the failed and excluded records this run recorded without their identity (once each)."""
+        query = sa.select(record_status.c.side, record_status.c.record_id).distinct().where(
             record_status.c.sync == sync, record_status.c.run_id == run_id, record_status.c.identity.is_(None))
         with self.engine.connect() as connection:
             return [(side, record_id) for side, record_id in connection.execute(query)]
 
     def name_outcomes(self, sync: str, side: str, identities: Mapping[str, Mapping[str, Any]]) -> None:
-        """Keep what identifies these failed or excluded records to a person (e.g. their invalid email)."""
+        """Keep what identifies these failed or excluded records to a person (e.g. their invalid email), on every
+        outcome of each: the identity belongs to the record, whichever step recorded the outcome."""
         rows = [{"_sync": sync, "_side": side, "_record_id": str(record_id), "identity": json_safe(dict(identity))}
                 for record_id, identity in identities.items()]
         statement = record_status.update().where(
@@ -191,20 +195,24 @@ class StateStore:
             for start in range(0, len(rows), WRITE_CHUNK):
                 connection.execute(statement, rows[start : start + WRITE_CHUNK])
 
-    def _attempts(self, sync: str, frame: pd.DataFrame) -> dict[tuple[str, str], int]:
+    def _attempts(self, sync: str, frame: pd.DataFrame, *, recorded_by: str) -> dict[tuple[str, str], int]:
+        """(side, record id) -> the attempts of this step's failed outcome of the record."""
         found: dict[tuple[str, str], int] = {}
         ids = [str(r) for r in frame["record_id"]]
         with self.engine.connect() as connection:
             for start in range(0, len(ids), WRITE_CHUNK):
                 query = sa.select(record_status.c.side, record_status.c.record_id, record_status.c.attempts).where(
-                    record_status.c.sync == sync, record_status.c.status == "failed",
+                    record_status.c.sync == sync, record_status.c.status == "failed", record_status.c.recorded_by == str(recorded_by),
                     record_status.c.record_id.in_(ids[start : start + WRITE_CHUNK]),
                 )
                 found.update({(side, record_id): attempts for side, record_id, attempts in connection.execute(query)})
         return found
 
     def due_retries(self, sync: str, *, recorded_by: str, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """(side, record id) of failed writes of one load whose next attempt is due, oldest first."""
+        """(side, record id) of the failed outcomes of one step (``recorded_by``) whose next attempt is due, oldest first.
+
+        Each outcome keeps its own schedule: a record whose write and associations both failed is due for the
+        load when the load's outcome is due, whatever the associations' outcome says."""
         query = (
             sa.select(record_status.c.side, record_status.c.record_id)
             .where(record_status.c.sync == sync, record_status.c.recorded_by == recorded_by, record_status.c.status == "failed",
@@ -216,7 +224,7 @@ class StateStore:
             return [(side, record_id) for side, record_id in connection.execute(query)]
 
     def clear_outcomes(self, sync: str, side: str, record_ids: Iterable[str], *, recorded_by: str) -> None:
-        """Forget failures and exclusions this load recorded for records that are now synced."""
+        """Forget the failures and exclusions this step recorded for these records; other steps' outcomes stay."""
         ids = [str(r) for r in record_ids]
         with self.engine.begin() as connection:
             for start in range(0, len(ids), WRITE_CHUNK):
@@ -228,14 +236,15 @@ class StateStore:
                 )
 
     def failed_records(self, sync: str, *, run_id: str) -> set[tuple[str, str]]:
-        """(side, record id) of the records whose write failed in this run."""
-        query = sa.select(record_status.c.side, record_status.c.record_id).where(
+        """(side, record id) of the records with an outcome that failed in this run (a record once, however many)."""
+        query = sa.select(record_status.c.side, record_status.c.record_id).distinct().where(
             record_status.c.sync == sync, record_status.c.run_id == run_id, record_status.c.status == "failed"
         )
         with self.engine.connect() as connection:
             return {(side, record_id) for side, record_id in connection.execute(query)}
 
     def outcome_counts(self, sync: str) -> dict[str, int]:
+        """Outcomes (not records) per "status/category": a record failed by two steps counts under each."""
         query = (
             sa.select(record_status.c.status, record_status.c.category, sa.func.count())
             .where(record_status.c.sync == sync)

@@ -1,8 +1,9 @@
 """Tables of the state store (SQLAlchemy Core; SQLite by default, Postgres by URL).
 
-``metadata.create_all`` (run whenever a store is opened) creates missing tables and, through
-``ADDED_COLUMNS``, adds the nullable columns that came after a table's first release to a store
-created before them: existing stores keep working without a migration step.
+``metadata.create_all`` (run whenever a store is opened) creates missing tables and upgrades a store
+created by an older release in place, keeping its rows: through ``ADDED_COLUMNS`` it adds the nullable
+columns that came after a table's first release, and through ``WIDENED_KEYS`` it gives a table the
+primary key it has now (``_widen_primary_key``). Existing stores keep working without a migration step.
 """
 
 from __future__ import annotations
@@ -29,21 +30,23 @@ pairs = sa.Table(
     sa.UniqueConstraint("sync", "app_id", name="uq_datasync_pairs_app"),
 )
 
-# Every record of a sync that is not simply synced: failed (with a category) or excluded (with a reason).
+# Every outcome of a record of a sync that is not simply synced: failed (with a category) or excluded (with a
+# reason). One row per record and step that recorded it (``vocabulary.Recorder``): an association failure and a
+# failed write of the same record are two rows, each with its own category, and each step clears only its own.
 record_status = sa.Table(
     "datasync_record_status",
     metadata,
     sa.Column("sync", sa.String(64), primary_key=True),
     sa.Column("side", sa.String(16), primary_key=True),
     sa.Column("record_id", sa.String(255), primary_key=True),
+    # Which step recorded it (a ``Recorder``: "hubspot", "app", "checkpoint", "validation", "associations").
+    sa.Column("recorded_by", sa.String(16), primary_key=True),
     sa.Column("status", sa.String(16), nullable=False),  # failed | excluded
     sa.Column("category", sa.String(64), nullable=False),  # error category or exclusion reason
     sa.Column("message", sa.Text, nullable=True),
-    # Which load recorded it ("hubspot" or "app"): each load clears only what it recorded.
-    sa.Column("recorded_by", sa.String(16), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-    # Failed writes of a transient kind are retried by later runs, with backoff, a few times.
+    # Failed writes of a transient kind are retried by later runs, with backoff, a few times (per outcome).
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     # What identifies the record to a person, as {HubSpot property: value} (e.g. {"email": "bad@@x.io"}):
@@ -134,9 +137,63 @@ association_bases = sa.Table(
 # Nullable columns added after their table was first released: (table, column name).
 ADDED_COLUMNS = [(record_status, "identity")]
 
+# Tables whose primary key gained columns after their first release: ``datasync_record_status`` was keyed on
+# (sync, side, record_id) until outcomes were kept per step. The old key is a prefix of the new one, so every
+# old row stays unique and is kept as it is.
+WIDENED_KEYS = [record_status]
+
 
 @sa.event.listens_for(metadata, "after_create")
-def _add_missing_columns(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> None:
+def _upgrade_in_place(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> None:
+    """Bring a store created by an older release to the current shape, keeping its rows."""
+    for table in WIDENED_KEYS:
+        _widen_primary_key(connection, table)
+    _add_missing_columns(connection)
+
+
+def _primary_key(connection: sa.Connection, table: sa.Table) -> dict[str, Any]:
+    return sa.inspect(connection).get_pk_constraint(table.name)
+
+
+def _widen_primary_key(connection: sa.Connection, table: sa.Table) -> None:
+    """Give an existing ``table`` its current primary key, rows kept, in one transaction.
+
+    PostgreSQL alters the constraint in place, under an exclusive lock taken before the shape is read again, so
+    two processes opening the same old store upgrade it once. SQLite cannot alter a primary key: the table is
+    rebuilt (renamed aside, created anew, its rows copied, the old one dropped) inside ``BEGIN IMMEDIATE``, which
+    makes the rebuild atomic (a crash leaves the old table as it was) and serialises concurrent openers.
+    """
+    wanted = [column.name for column in table.primary_key.columns]
+    if not sa.inspect(connection).has_table(table.name) or _primary_key(connection, table)["constrained_columns"] == wanted:
+        return
+    preparer = connection.dialect.identifier_preparer
+    name = preparer.format_table(table)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
+        current = _primary_key(connection, table)
+        if current["constrained_columns"] == wanted:
+            return  # another process upgraded it while this one waited for the lock
+        columns = ", ".join(preparer.quote(column) for column in wanted)
+        if current["name"]:
+            connection.execute(sa.text(f"ALTER TABLE {name} DROP CONSTRAINT {preparer.quote(current['name'])}"))
+        connection.execute(sa.text(f"ALTER TABLE {name} ADD PRIMARY KEY ({columns})"))
+        return
+    if connection.dialect.name != "sqlite":
+        raise NotImplementedError(f"the state store supports SQLite and PostgreSQL, not {connection.dialect.name}")
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite opens no transaction for DDL by itself
+    if _primary_key(connection, table)["constrained_columns"] == wanted:
+        return
+    old = sa.Table(f"{table.name}_before_upgrade", sa.MetaData())
+    connection.execute(sa.text(f"ALTER TABLE {name} RENAME TO {preparer.format_table(old)}"))
+    kept = [column["name"] for column in sa.inspect(connection).get_columns(old.name) if column["name"] in table.c]
+    table.create(connection)
+    columns = ", ".join(preparer.quote(column) for column in kept)
+    connection.execute(sa.text(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {preparer.format_table(old)}"))
+    connection.execute(sa.text(f"DROP TABLE {preparer.format_table(old)}"))
+
+
+def _add_missing_columns(connection: sa.Connection) -> None:
     """Add the ``ADDED_COLUMNS`` an existing store lacks (safe to race: a concurrent add is not an error)."""
     inspector = sa.inspect(connection)
     for table, name in ADDED_COLUMNS:

@@ -14,6 +14,12 @@ ledger (``state/echoes.py``) holds exactly its time for that record; a side coun
 some change is not an echo. Changes beyond the page are unseen, so more changes than a page always
 count as a change. A real change made after our write has a later time and is never taken for an echo.
 
+The probe must fit a sensor tick (Dagster stops an evaluation after 60 s), whatever HubSpot does: the sensor
+hands it each connection's light client (``HubSpotResource.probe_client``: short timeout, one quick retry, no
+long waits), a connection that did not answer (timeout, refused connection, 5xx after the retry) is not asked
+again within the tick for its other object types, and no search starts once ``HUBSPOT_BUDGET_SECONDS`` are
+spent. The syncs it could not check say so in words (``probe_failed``); the others are probed as usual.
+
 A side without a watermark has never been read: the sync needs its first sync before changes can be
 synced incrementally, and is reported so instead of probed. Only the sides a sync's direction reads from
 are watched (a HubSpot -> app sync does not care what changed in the app).
@@ -25,6 +31,7 @@ after the run read is therefore not noticed on its own; the next run's inclusive
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +40,8 @@ from typing import Any
 from datasync_pipeline.config import DatasyncConfig, Direction, SyncSpec
 from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.connectors.hubspot import HubSpotClient
+from datasync_pipeline.connectors.hubspot.errors import TransientRequestError
+from datasync_pipeline.connectors.hubspot.probe_client import ProbeWouldWait
 from datasync_pipeline.connectors.hubspot.search import OBJECT_ID_PROPERTY, modified_ms
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.errors import DatasyncError
@@ -44,6 +53,9 @@ HUBSPOT = "hubspot"
 APP = "app"
 SIDE_LABELS = {HUBSPOT: "HubSpot", APP: "the app"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# No HubSpot search starts after this many seconds of a tick: with the light client's worst case of about 21 s per
+# search (two 10 s timeouts and a short backoff), the HubSpot probes end well before Dagster's 60 s limit.
+HUBSPOT_BUDGET_SECONDS = 25.0
 
 HubSpotClientFor = Callable[[str], HubSpotClient]
 AppConnectorFor = Callable[[SyncSpec], AppConnector]  # the app side of a sync (connectors/base.py)
@@ -171,6 +183,7 @@ class _HubSpotAnswer:
     changes: tuple[tuple[str, int], ...] = ()  # (id, last-modified ms), newest first: one page
     more: bool = False  # changes beyond the page
     error: str | None = None
+    unreachable: bool = False  # the account did not answer (timeout, connection, 5xx, a wait too long): not asked again this tick
 
 
 class ChangeProbe:
@@ -182,11 +195,14 @@ class ChangeProbe:
     (connection, object type).
     """
 
-    def __init__(self, config: DatasyncConfig, store: StateStore, *, hubspot_client: HubSpotClientFor, app_connector: AppConnectorFor) -> None:
+    def __init__(self, config: DatasyncConfig, store: StateStore, *, hubspot_client: HubSpotClientFor, app_connector: AppConnectorFor,
+                 hubspot_budget_seconds: float = HUBSPOT_BUDGET_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.store = store
         self._hubspot_client = hubspot_client
         self._app_connector = app_connector
+        self._hubspot_budget_seconds = hubspot_budget_seconds
+        self._clock = clock
         self.hubspot_calls_by_object: dict[tuple[str, str], int] = {}
 
     @property
@@ -219,7 +235,21 @@ class ChangeProbe:
             key = (self.config.hubspot_connection_name(sync), sync.object)
             since = epoch_ms(marks[sync.name][HUBSPOT])
             oldest[key] = min(oldest.get(key, since), since)
-        return {key: self._newest_change(*key, since_ms) for key, since_ms in oldest.items()}
+        started = self._clock()
+        down: dict[str, str] = {}  # connection -> why it did not answer this tick
+        answers = {}
+        for (connection, object_type), since_ms in oldest.items():
+            if connection in down:
+                answers[(connection, object_type)] = _HubSpotAnswer(since_ms, error=down[connection])
+            elif self._clock() - started > self._hubspot_budget_seconds:
+                answers[(connection, object_type)] = _HubSpotAnswer(since_ms, error=(
+                    f"not checked this tick: slower HubSpot answers used the probe's {self._hubspot_budget_seconds:g} s; "
+                    "checked again next tick"))
+            else:
+                answer = answers[(connection, object_type)] = self._newest_change(connection, object_type, since_ms)
+                if answer.unreachable:
+                    down[connection] = answer.error
+        return answers
 
     def _newest_change(self, connection: str, object_type: str, since_ms: int) -> _HubSpotAnswer:
         modified = OBJECT_TYPES[object_type].last_modified_property
@@ -235,6 +265,9 @@ class ChangeProbe:
             client = self._hubspot_client(connection)
             before = sum(client.call_counts.values())
             answer = client.search(object_type, body)
+        except (TransientRequestError, ProbeWouldWait) as error:
+            return _HubSpotAnswer(since_ms, error=f"HubSpot did not answer ({describe_error(error)}); checked again next tick",
+                                  unreachable=True)
         except Exception as error:  # noqa: BLE001 - one unreachable account must not hide the other syncs
             return _HubSpotAnswer(since_ms, error=describe_error(error))
         finally:

@@ -323,3 +323,114 @@ def test_failed_writes_due_for_a_retry_launch_a_run_without_any_change(synced: W
     [request] = run_requests(result)
     assert ":retry-" in request.run_key and request.tags[SYNC_TAG] == "contacts" and request.tags["datasync/reason"] == "retry"
     assert calls == 1
+
+
+# The light probe client: a hanging or failing HubSpot costs the tick seconds, never Dagster's 60 s limit.
+
+APP_ONLY_SYNC = """
+  - name: leads
+    object: contacts
+    app: app
+    table: {name: customers}
+    direction: app_to_hubspot
+"""
+COMPANIES_SYNC = """
+  - name: companies
+    object: companies
+    app: app
+    table: {name: customers}
+    direction: hubspot_to_app
+"""
+SEARCH = "POST /crm/v3/objects/{objectType}/search"
+HANG_SECONDS = 30.0  # far beyond the probe's 2 s timeout below, and far beyond a test's patience
+PROBE_TIMEOUT = 2.0
+
+
+def impatient_resources(world: World) -> dict[str, dg.ConfigurableResource]:
+    hubspot = HubSpotResource(base_url=world.served.url, token=world.served.token, tier="unlimited", probe_timeout_seconds=PROBE_TIMEOUT)
+    return {**world.resources(), "connection_hubspot": hubspot}
+
+
+def hang_hubspot_searches(world: World) -> None:
+    from datasync_pipeline.sandbox.faults import Fault
+
+    world.scenario.sandbox.faults.add(Fault("timeout", times=10, path_contains="/search", delay_seconds=HANG_SECONDS))
+
+
+def timed_tick(world: World):
+    """(what the tick returned or raised, its cursor, its seconds)."""
+    import time
+
+    sensor = build_change_sensor(world.config)
+    with dg.build_sensor_context(instance=world.instance, resources=impatient_resources(world)) as context:
+        started = time.monotonic()
+        try:
+            outcome = sensor(context)
+        except Exception as error:  # noqa: BLE001 - the outage is what the test looks at
+            outcome = error
+        seconds = time.monotonic() - started
+        return outcome, json.loads(context.cursor) if context.cursor else None, seconds
+
+
+def test_a_hanging_hubspot_fails_the_tick_within_its_bound_and_names_the_outage(synced: World):
+    from datasync_pipeline.defs.sensors import SyncProbeFailed
+
+    hang_hubspot_searches(synced)
+
+    outcome, cursor, seconds = timed_tick(synced)
+
+    # Two attempts of 2 s and one short backoff, not two 30 s answers: a generous bound, not a benchmark.
+    assert seconds < HANG_SECONDS / 2
+    assert isinstance(outcome, SyncProbeFailed)
+    assert "contacts: could not check HubSpot for changes: HubSpot did not answer" in str(outcome)
+    assert "timed out" in str(outcome) and "checked again next tick" in str(outcome)
+    assert cursor["syncs"]["contacts"]["status"] == "probe_failed"
+    assert synced.hubspot_requests()[SEARCH] == 2  # the request and one quick retry
+
+
+def test_a_hanging_hubspot_is_asked_once_per_tick_and_the_other_syncs_are_still_probed(make_world):
+    world = make_world(APP_ONLY_SYNC + COMPANIES_SYNC)
+    for name in ("contacts", "leads", "companies"):
+        world.store.advance_watermarks(name, {"hubspot": WATERMARK, "app": WATERMARK})
+    write_customer(world.scenario.home, "new@example.com", WATERMARK + timedelta(minutes=5))  # an app change
+    hang_hubspot_searches(world)
+
+    outcome, cursor, seconds = timed_tick(world)
+
+    assert seconds < HANG_SECONDS / 2
+    # The app-to-HubSpot sync watches only the app: its change launches a run although HubSpot is down.
+    assert [request.tags[SYNC_TAG] for request in run_requests(outcome)] == ["leads"]
+    for name in ("contacts", "companies"):  # companies' search is not sent: the connection did not answer contacts'
+        assert cursor["syncs"][name]["status"] == "probe_failed"
+        assert "HubSpot did not answer" in cursor["syncs"][name]["message"], cursor["syncs"][name]["message"]
+    assert world.hubspot_requests()[SEARCH] == 2
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_failing_hubspot_is_named_after_one_quick_retry(synced: World, status: int):
+    from datasync_pipeline.sandbox.faults import Fault
+
+    # A 429 asking for a minute's wait: the probe does not wait, it says so.
+    synced.scenario.sandbox.faults.add(Fault(status, times=10, path_contains="/search", retry_after=60 if status == 429 else None))
+
+    outcome, cursor, seconds = timed_tick(synced)
+
+    assert seconds < HANG_SECONDS / 2
+    message = cursor["syncs"]["contacts"]["message"]
+    assert cursor["syncs"]["contacts"]["status"] == "probe_failed" and "HubSpot did not answer" in message
+    if status == 429:
+        assert "asks to wait 60 s" in message and synced.hubspot_requests()[SEARCH] == 1
+    else:
+        assert synced.hubspot_requests()[SEARCH] == 2
+
+
+def test_the_probe_client_is_light_and_the_run_client_patient(world: World):
+    resource = HubSpotResource(base_url=world.served.url, token=world.served.token, tier="unlimited")
+    probe, run = resource.probe_client(), resource.client
+    try:
+        assert probe is resource.probe_client() and probe is not run
+        assert probe._transport.max_attempts == 2 and run._transport.max_attempts == 6
+        assert probe._transport._http.timeout.read == 10.0 and run._transport._http.timeout.read == 30.0
+    finally:
+        probe.close()
+        run.close()

@@ -59,7 +59,7 @@ def test_the_check_fails_with_the_failing_counts_by_category_and_names_each_fail
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert sync.incremental.success
     records = evaluation.metadata["datasync/failed_records"].value
-    assert "| side | record | identity | category | message | what to do |" in records
+    assert "| side | record | identity | step | category | message | what to do |" in records
     assert "`database_error`" in records and "`deleted_in_hubspot`" in records
     assert any(key.startswith("datasync/failed_records/") for key in instance.get_run_by_id(sync.incremental.run_id).tags)
     metadata = {key: value.value for key, value in evaluation.metadata.items()}

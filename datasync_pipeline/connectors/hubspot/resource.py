@@ -1,7 +1,9 @@
 """The Dagster resource of a `kind: hubspot` connection: one client (HTTP pool, rate limiter) per run.
 
-A real account by private app token or OAuth app install (its secrets as ``dg.EnvVar``), or the bundled sandbox running in-process. The same account can be a sync's
-HubSpot side (``client``) and another sync's app side (``side``, a second portal).
+A real account by private app token or OAuth app install (its secrets as ``dg.EnvVar``), or the bundled sandbox
+running in-process. The same account can be a sync's HubSpot side (``client``) and another sync's app side (``side``,
+a second portal). The change sensor asks for ``probe_client``: the same account with a short timeout and no long
+retries (``probe_client.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datasync_pipeline.config.secrets import resource_value
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
 from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
+from datasync_pipeline.connectors.hubspot.probe_client import PROBE_MAX_ATTEMPTS, PROBE_MAX_WAIT_SECONDS, PROBE_TIMEOUT_SECONDS, ImpatientClock
 
 EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
 
@@ -44,8 +47,13 @@ class HubSpotResource(dg.ConfigurableResource):
     max_concurrency: int = 4
     sandbox_path: str | None = None
     sandbox_token: str = "sandbox-token"
+    # The change probe's client (``probe_client``): seconds per request, attempts, and the longest wait between them.
+    probe_timeout_seconds: float = PROBE_TIMEOUT_SECONDS
+    probe_max_attempts: int = PROBE_MAX_ATTEMPTS
+    probe_max_wait_seconds: float = PROBE_MAX_WAIT_SECONDS
 
     _client: HubSpotClient | None = PrivateAttr(default=None)
+    _probe_client: HubSpotClient | None = PrivateAttr(default=None)
     _sandbox: Any = PrivateAttr(default=None)
     _sides: dict = PrivateAttr(default_factory=dict)
 
@@ -71,28 +79,42 @@ class HubSpotResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._sides.clear()
-        if self._client is not None:
-            self._client.close()
+        for client in (self._client, self._probe_client):
+            if client is not None:
+                client.close()
         if self._sandbox is not None:
             self._sandbox.close()
 
-    def create_client(self) -> HubSpotClient:
+    def create_client(self, **settings: Any) -> HubSpotClient:
+        """A client of this account; ``settings`` are more ``HubSpotClient`` arguments (timeout, attempts, clock)."""
         if self.sandbox_path is not None:
             from datasync_pipeline.sandbox import Sandbox, SandboxSettings
 
-            sandbox = self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
+            if self._sandbox is None:
+                self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
+            # In-process: httpx's WSGI transport runs the sandbox in this thread, so no timeout applies to it.
             return HubSpotClient(
                 base_url=embedded_sandbox_url(self.sandbox_path), token=self.sandbox_token, tier=self.tier,
                 max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
-                transport=httpx.WSGITransport(app=sandbox.wsgi_app),
+                transport=httpx.WSGITransport(app=self._sandbox.wsgi_app), **settings,
             )
         oauth = self._oauth_credentials()
         if not self.token and oauth is None:
             raise dg.DagsterInvariantViolationError("this HubSpot connection has no token: set the variable its `token` names")
         return HubSpotClient(
             base_url=self.base_url, token=None if oauth else self.token, oauth=oauth, tier=self.tier,
-            max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix,
+            max_concurrency=self.max_concurrency, object_path_prefix=self.object_path_prefix, **settings,
         )
+
+    def probe_client(self) -> HubSpotClient:
+        """The light client of the change sensor's probe: a short timeout, one quick retry, no long waits, so a
+        hanging or refusing HubSpot cannot hold a sensor tick near Dagster's 60 s limit (``probe_client.py``)."""
+        if self._probe_client is None:
+            self._probe_client = self.create_client(
+                timeout_seconds=self.probe_timeout_seconds, max_attempts=self.probe_max_attempts,
+                clock=ImpatientClock(self.probe_max_wait_seconds),
+            )
+        return self._probe_client
 
     def _oauth_credentials(self) -> OAuthCredentials | None:
         given = [self.oauth_client_id, self.oauth_client_secret, self.oauth_refresh_token]
