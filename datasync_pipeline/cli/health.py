@@ -137,6 +137,9 @@ def _object_table(view: SyncHealth) -> Table:
         table.add_row(f"  {reason}", f"{count:,}")
     table.add_row("deleted in HubSpot", f"{view.deleted_in_hubspot:,}")
     table.add_row("deleted in the app", f"{view.deleted_in_app:,}")
+    late = view.late_arrivals
+    if late["passes"]:
+        table.add_row(f"late arrivals, last 24 h ({late['passes']:,} trailing passes)", f"{late['hubspot'] + late['app']:,}")
     return table
 
 

@@ -16,6 +16,7 @@ carries a failed outcome); ``failing`` is both together: what needs a person, an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +34,9 @@ from datasync_pipeline.health.rows import (
     status_counts,
     unpaired_rows,
 )
+from datasync_pipeline.state import trailing
 
+LATE_ARRIVALS_OVER = timedelta(days=1)
 
 @dataclass
 class SyncHealth:
@@ -47,6 +50,8 @@ class SyncHealth:
     # Records failed and excluded, each once; None: the sums of the dicts above (a record has one category each).
     failed_count: int | None = None
     excluded_count: int | None = None
+    # Changes the trailing passes of the last day caught after the fast reads missed them (``state/trailing.py``).
+    late_arrivals: dict[str, int] = field(default_factory=lambda: {"passes": 0, "hubspot": 0, "app": 0})
 
     @property
     def failed_records(self) -> int:
@@ -90,6 +95,7 @@ class SyncHealth:
             "deleted_in_hubspot": self.deleted_in_hubspot, "deleted_in_app": self.deleted_in_app,
             "failing": self.failing_records, "records_command": self.records_command,
             "failed_by_category": dict(sorted(self.failed.items())), "excluded_by_reason": dict(sorted(self.excluded.items())),
+            "late_arrivals_24h": dict(self.late_arrivals),
             "troubleshooting": {
                 category: {"title": guide.title, "explanation": guide.explanation, "steps": guide.steps_for(self.sync)}
                 for category in sorted({**self.failing, **self.excluded})
@@ -117,6 +123,7 @@ def sync_health(engine: sa.Engine, sync: SyncSpec) -> SyncHealth:
             for status, category, count in connection.execute(query):
                 by_category = health.failed if status == FAILED else health.excluded
                 by_category[category] = by_category.get(category, 0) + count
+    health.late_arrivals = trailing.late_arrivals(engine, sync.name, since=datetime.now(UTC) - LATE_ARRIVALS_OVER)
     return health
 
 

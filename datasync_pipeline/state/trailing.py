@@ -66,7 +66,10 @@ def record_pass(engine: sa.Engine, sync: str, *, kind: str, started_at: datetime
 
 
 def late_arrivals(engine: sa.Engine, sync: str, *, since: datetime | None = None) -> dict[str, int]:
-    """Late arrivals caught per side (and the passes run) since a time, or ever."""
+    """Late arrivals caught per side (and the passes run) since a time, or ever; nothing in a store that has kept no
+    passes yet (a read-only look at an older store)."""
+    if not sa.inspect(engine).has_table(trailing_passes.name):
+        return {"passes": 0, "hubspot": 0, "app": 0}
     query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(trailing_passes.c.late_hubspot), 0),
                       sa.func.coalesce(sa.func.sum(trailing_passes.c.late_app), 0)).where(
         trailing_passes.c.sync == sync, trailing_passes.c.kind == TRAILING)

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from datasync_pipeline.defs.launch import run_first_sync, run_incremental
+from datasync_pipeline.health.object_view import sync_health
 from datasync_pipeline.state import StateStore, trailing
 from datasync_pipeline_tests.defs.scenario import contacts_scenario
 
@@ -62,6 +63,8 @@ def test_a_late_commit_is_missed_by_the_fast_read_and_caught_by_the_trailing_pas
     by_email = {contact["email"]: contact for contact in scenario.hubspot_contacts().values()}
     assert by_email["late@example.com"]["firstname"] == "Lena"
     assert trailing.late_arrivals(store.engine, "contacts") == {"passes": 1, "hubspot": 0, "app": 1}
+    # `datasync health` shows what the passes of the last day caught.
+    assert sync_health(store.engine, scenario.config.syncs[0]).as_dict()["late_arrivals_24h"] == {"passes": 1, "hubspot": 0, "app": 1}
     checkpoint = instance.get_latest_materialization_event(dg.AssetKey(["contacts", "checkpoint"])).asset_materialization.metadata
     assert checkpoint["datasync/late_arrivals/app"].value == 1 and checkpoint["datasync/trailing_pass"].value is True
 
