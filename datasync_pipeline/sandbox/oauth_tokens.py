@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.clock import Clock
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found
 from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, SANDBOX_USER_ID, is_known_client
 
@@ -40,21 +41,6 @@ ALL_SCOPES = (
 )
 APP_ID = 424242
 CODES, REFRESH_TOKENS, ACCESS_TOKENS = "oauth_codes", "oauth_refresh_tokens", "oauth_access_tokens"
-
-
-class Clock:
-    """The sandbox's notion of now for token expiry: real time plus an offset tests move forward."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-
-    def now(self) -> float:
-        import time
-
-        return time.time() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        self._offset += seconds
 
 
 @dataclass
