@@ -25,6 +25,8 @@ from datasync_pipeline.sandbox import (
     associations,
     batch,
     control,
+    journal_endpoints,
+    merge,
     oauth,
     oauth_tokens,
     objects,
@@ -51,6 +53,7 @@ PIPELINE_PREFIXES = ("/crm/v3/pipelines", "/crm/pipelines/2026-03")
 CONTROL_PREFIX = "/_sandbox/"
 CONTROL_HEADER = "X-Sandbox-Control-Token"
 OAUTH_TOKEN_PATH = "/oauth/v3/token"
+JOURNAL_PREFIX = "/webhooks-journal/"
 OAUTH_V1_TOKEN_PATH = "/oauth/v1/token"
 
 Handler = Callable[..., Response]
@@ -65,6 +68,7 @@ def _rules() -> Iterable[Rule]:
         yield Rule(f"{prefix}/<objectType>/<objectId>", methods=["DELETE"], endpoint=objects.archive_object)
         yield Rule(f"{prefix}/<objectType>/search", methods=["POST"], endpoint=search.search_objects)
         yield Rule(f"{prefix}/<objectType>/gdpr-delete", methods=["POST"], endpoint=objects.gdpr_delete)
+        yield Rule(f"{prefix}/<objectType>/merge", methods=["POST"], endpoint=merge.merge_objects)
         for action in ("read", "create", "update", "upsert", "archive"):
             yield Rule(f"{prefix}/<objectType>/batch/{action}", methods=["POST"], endpoint=getattr(batch, f"batch_{action}"))
     for prefix in ASSOCIATION_RECORD_PREFIXES:
@@ -122,6 +126,20 @@ def _rules() -> Iterable[Rule]:
     yield Rule("/_sandbox/stats", methods=["GET"], endpoint=control.stats)
     yield Rule("/_sandbox/oauth/authorize", methods=["POST"], endpoint=control.authorize)
     yield Rule("/_sandbox/clock", methods=["POST"], endpoint=control.advance_clock)
+    yield Rule("/_sandbox/search-index", methods=["GET"], endpoint=control.search_index_state)
+    yield Rule("/_sandbox/search-index", methods=["POST"], endpoint=control.configure_search_index)
+    for prefix in journal_endpoints.JOURNAL_PREFIXES:
+        yield Rule(f"{prefix}/earliest", methods=["GET"], endpoint=journal_endpoints.earliest)
+        yield Rule(f"{prefix}/latest", methods=["GET"], endpoint=journal_endpoints.latest)
+        yield Rule(f"{prefix}/offset/<offset>/next", methods=["GET"], endpoint=journal_endpoints.next_entry)
+        yield Rule(f"{prefix}/batch/earliest/<count>", methods=["GET"], endpoint=journal_endpoints.batch_earliest)
+        yield Rule(f"{prefix}/batch/latest/<count>", methods=["GET"], endpoint=journal_endpoints.batch_latest)
+        yield Rule(f"{prefix}/batch/read", methods=["POST"], endpoint=journal_endpoints.batch_read)
+    subscriptions = journal_endpoints.SUBSCRIPTIONS_PATH
+    yield Rule(subscriptions, methods=["POST"], endpoint=journal_endpoints.create_subscription)
+    yield Rule(subscriptions, methods=["GET"], endpoint=journal_endpoints.list_subscriptions)
+    yield Rule(f"{subscriptions}/portals/<portalId>", methods=["DELETE"], endpoint=journal_endpoints.delete_portal_subscriptions)
+    yield Rule(f"{journal_endpoints.FILES_PREFIX}/<offset>", methods=["GET"], endpoint=journal_endpoints.entry_file)
     yield Rule(OAUTH_V1_TOKEN_PATH, methods=["POST"], endpoint=oauth_tokens.token_endpoint)
     yield Rule("/oauth/v1/access-tokens/<token>", methods=["GET"], endpoint=oauth_tokens.introspect)
 
@@ -187,7 +205,12 @@ class SandboxApplication:
             if not _matches(request.headers.get(CONTROL_HEADER), settings.control_token):
                 return self._control_refused()
             return self._run(handler, request, arguments, {})
+        if rule.rule.startswith(journal_endpoints.FILES_PREFIX):
+            # A pre-signed journal file link: its signature is the credential, sent without an Authorization header.
+            return self._run(handler, request, arguments, {})
         token = _bearer_token(request)
+        if rule.rule.startswith(JOURNAL_PREFIX) and _matches(token, settings.token):
+            return self._journal_needs_app_token()
         if not _matches(token, settings.token):
             refused = self._oauth_refusal(token, request.method, path_template(rule), arguments)
             if refused is not None:
@@ -246,6 +269,14 @@ class SandboxApplication:
             )
         else:
             message = "The access token provided is invalid or does not belong to this portal."
+        return json_response(error_body("INVALID_AUTHENTICATION", message), status=401)
+
+    @staticmethod
+    def _journal_needs_app_token() -> Response:
+        """The webhooks journal answers an app's client-credentials token only ("Webhooks journal and management
+        APIs (2026-03)": "The webhooks journal API uses a client credentials token"), never a private app's."""
+        message = ("The webhooks journal API needs a client credentials token of the app "
+                   "(POST /oauth/v3/token with grant_type=client_credentials and the developer.webhooks_journal scopes).")
         return json_response(error_body("INVALID_AUTHENTICATION", message), status=401)
 
     @staticmethod

@@ -152,6 +152,7 @@ def batch_create(sandbox: Sandbox, request: Request, from_object_type: str, to_o
     with sandbox.store.transaction() as connection:
         for link in links:
             add_link(connection, link)
+        sandbox.changes.links_changed(connection, added=links)
     # Each result is a LabelsBetweenObjectPair, as HubSpot's v4 reference answers: the labels of the types just
     # created for that pair (a label of each labeled type; unlabeled types add none).
     results = [
@@ -174,9 +175,11 @@ def batch_associate_default(sandbox: Sandbox, request: Request, from_object_type
     ids = _endpoint_ids(
         sandbox, from_type, to_type, [((item.get("from") or {}).get("id"), (item.get("to") or {}).get("id")) for item in inputs]
     )
+    default_links = [Link(from_type.name, source, to_type.name, target, HUBSPOT_DEFINED, pair.unlabeled) for source, target in ids]
     with sandbox.store.transaction() as connection:
-        for source, target in ids:
-            add_link(connection, Link(from_type.name, source, to_type.name, target, HUBSPOT_DEFINED, pair.unlabeled))
+        for link in default_links:
+            add_link(connection, link)
+        sandbox.changes.links_changed(connection, added=default_links)
     results = [
         {"from": {"id": str(source)}, "to": {"id": str(target)},
          "associationSpec": {"associationCategory": HUBSPOT_DEFINED, "associationTypeId": pair.unlabeled}}
@@ -198,7 +201,9 @@ def batch_archive(sandbox: Sandbox, request: Request, from_object_type: str, to_
                 targets = [targets]
             target_ids = [target_id for target in targets if (target_id := parse_record_id((target or {}).get("id"))) is not None]
             if source is not None:
+                removed = _existing_links(connection, from_type, source, to_type, target_ids)
                 remove_links(connection, from_type.name, source, to_type.name, target_ids)
+                sandbox.changes.links_changed(connection, removed=removed)
     return Response(status=204)
 
 
@@ -215,8 +220,10 @@ def put_default_association(
     if pair is None:
         raise validation_error(f"There is no default association between {from_type.name} and {to_type.name}.")
     [(source, target)] = _endpoint_ids(sandbox, from_type, to_type, [(object_id, to_object_id)])
+    link = Link(from_type.name, source, to_type.name, target, HUBSPOT_DEFINED, pair.unlabeled)
     with sandbox.store.transaction() as connection:
-        add_link(connection, Link(from_type.name, source, to_type.name, target, HUBSPOT_DEFINED, pair.unlabeled))
+        add_link(connection, link)
+        sandbox.changes.links_changed(connection, added=[link])
     result = {"from": {"id": str(source)}, "to": {"id": str(target)},
               "associationSpec": {"associationCategory": HUBSPOT_DEFINED, "associationTypeId": pair.unlabeled}}
     return json_response({"status": "COMPLETE", "results": [result], "startedAt": to_iso(now_milliseconds()),
@@ -249,6 +256,7 @@ def put_labeled_association(
     with sandbox.store.transaction() as connection:
         for link in links:
             add_link(connection, link)
+        sandbox.changes.links_changed(connection, added=links)
     return json_response({"fromObjectTypeId": from_type.type_id, "fromObjectId": source, "toObjectTypeId": to_type.type_id,
                           "toObjectId": target, "labels": _labels_of(from_type.name, to_type.name, links)}, status=201)
 
@@ -271,5 +279,13 @@ def delete_association(
     if source is None or target is None:
         raise HubSpotError(400, "VALIDATION_ERROR", "Association ids must be numeric.")
     with sandbox.store.transaction() as connection:
+        removed = _existing_links(connection, from_type, source, to_type, [target])
         remove_links(connection, from_type.name, source, to_type.name, [target])
+        sandbox.changes.links_changed(connection, removed=removed)
     return Response(status=204)
+
+
+def _existing_links(connection: Any, from_type: ObjectType, source: int, to_type: ObjectType, targets: list[int]) -> list[Link]:
+    """The links between one record and some others, read before they are removed (for the journal)."""
+    wanted = set(targets)
+    return [link for link in links_from(connection, [source], to_type.name) if link.to_id in wanted]

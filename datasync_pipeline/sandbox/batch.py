@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox import merge, store
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
 from datasync_pipeline.sandbox.http_input import (
     checked_id_property,
@@ -87,6 +87,11 @@ def batch_read(sandbox: Sandbox, request: Request, object_type: str) -> Response
         id_property = checked_id_property(body.get("idProperty"), definitions, kind)
         record_ids = _lookup_ids(connection, kind, raw_ids, id_property, archived=archived)
         found = store.fetch_records(connection, kind.name, record_ids.values(), archived=archived)
+        if not archived:
+            # Ids of records merged away read as the record they were merged into (``merge``).
+            moved = merge.survivors(connection, kind.name, [i for i in record_ids.values() if i not in found])
+            survivors = store.fetch_records(connection, kind.name, set(moved.values()))
+            found.update({old: survivors[new] for old, new in moved.items() if new in survivors})
     results, missing, read = [], [], []
     for raw in raw_ids:
         record = found.get(record_ids.get(raw, -1))
@@ -124,7 +129,7 @@ def _run_writes(
     written: list[tuple[Written, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
     with sandbox.store.transaction() as connection:
-        writer = RecordWriter(connection, kind, sandbox.catalogue, started_at)
+        writer = RecordWriter(connection, kind, sandbox.catalogue, sandbox.clock.milliseconds(), sandbox.changes)
         prefetch(writer)
         for item in inputs:
             try:
@@ -235,5 +240,5 @@ def batch_archive(sandbox: Sandbox, request: Request, object_type: str) -> Respo
     refuse_duplicate_ids(raw_ids)
     record_ids = [record_id for raw in raw_ids if (record_id := parse_record_id(raw)) is not None]
     with sandbox.store.transaction() as connection:
-        store.archive_records(connection, kind.name, record_ids, now_milliseconds())
+        sandbox.changes.archive(connection, kind, record_ids, sandbox.clock.milliseconds())
     return Response(status=204)

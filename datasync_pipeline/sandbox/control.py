@@ -1,5 +1,5 @@
-"""The ``/_sandbox/`` control API: seed records and owners, inject faults, hand out OAuth codes, move the clock and
-read request counts over HTTP.
+"""The ``/_sandbox/`` control API: seed records and owners, inject faults, hand out OAuth codes, move the clock, set
+the search indexing lag and read request counts over HTTP.
 
 It lets a sandbox served by another process be driven the way tests drive an in-process one. Its own
 credential: the ``X-Sandbox-Control-Token`` header with the sandbox's ``control_token``, never the CRM
@@ -15,8 +15,9 @@ from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox.errors import json_response, validation_error
 from datasync_pipeline.sandbox.faults import Fault
-from datasync_pipeline.sandbox.http_input import read_json_object, resolve_object_type
-from datasync_pipeline.sandbox.timestamps import parse_to_milliseconds
+from datasync_pipeline.sandbox.http_input import parse_record_id, read_body, read_json_object, resolve_object_type
+from datasync_pipeline.sandbox.request_shapes import SEARCH_INDEX_CONTROL
+from datasync_pipeline.sandbox.timestamps import parse_to_milliseconds, to_iso
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -91,7 +92,38 @@ def advance_clock(sandbox: Sandbox, request: Request) -> Response:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise validation_error("'advanceSeconds' must be a non-negative number.")
     sandbox.clock.advance(float(seconds))
-    return json_response({"advancedSeconds": seconds})
+    return json_response({"advancedSeconds": seconds, "now": to_iso(sandbox.clock.milliseconds())})
+
+
+def search_index_state(sandbox: Sandbox, request: Request) -> Response:
+    """How search lags writes now: ``{delayMs, jitterMs, seed, held, pending}`` (``search_index``)."""
+    with sandbox.store.reading() as connection:
+        return json_response(sandbox.search_index.describe(connection))
+
+
+def configure_search_index(sandbox: Sandbox, request: Request) -> Response:
+    """``{delayMs?, jitterMs?, seed?, hold?: [ids], release?: [ids]}``: change the indexing lag at runtime.
+
+    ``delayMs`` delays every later write's visibility to search; ``jitterMs`` adds a seeded random extra delay of up
+    to that much per write (writes surface out of order); ``hold`` keeps the named records' writes out of search
+    until they are named in ``release``.
+    """
+    body = read_body(request, SEARCH_INDEX_CONTROL)
+    rules = {name: int(body[key]) for key, name in (("delayMs", "delay_ms"), ("jitterMs", "jitter_ms"), ("seed", "seed"))
+             if body.get(key) is not None}
+    if any(value < 0 for name, value in rules.items() if name != "seed"):
+        raise validation_error("delayMs and jitterMs must not be negative.")
+    ids = {}
+    for key in ("hold", "release"):
+        parsed = [parse_record_id(value) for value in body.get(key) or []]
+        if any(record_id is None for record_id in parsed):
+            raise validation_error(f"'{key}' must list record ids.")
+        ids[key] = parsed
+    sandbox.search_index.configure(**rules)
+    with sandbox.store.transaction() as connection:
+        sandbox.search_index.hold(connection, ids["hold"])
+        sandbox.search_index.release(connection, ids["release"])
+        return json_response(sandbox.search_index.describe(connection))
 
 
 def stats(sandbox: Sandbox, request: Request) -> Response:

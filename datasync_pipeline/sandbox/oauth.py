@@ -47,7 +47,7 @@ def token_v3(sandbox: Sandbox, request: Request) -> Response:
     elif grant == "refresh_token":
         granted = sandbox.oauth.refresh(form.get("refresh_token", ""))
     else:
-        granted = sandbox.oauth.for_the_app()
+        granted = sandbox.oauth.for_the_app(form.get("scope", "").split())
     user = {} if grant == "client_credentials" else {"user_id": SANDBOX_USER_ID}
     return json_response({**granted, **user, "token_use": "access"})
 

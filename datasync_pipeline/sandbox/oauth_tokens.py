@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.clock import Clock
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found
 from datasync_pipeline.sandbox.oauth import SANDBOX_HUB_ID, SANDBOX_USER_ID, is_known_client
 
@@ -38,23 +39,10 @@ ALL_SCOPES = (
     "crm.objects.invoices.read", "crm.objects.owners.read", "crm.schemas.contacts.read", "crm.schemas.contacts.write",
     "crm.schemas.companies.read", "crm.schemas.companies.write", "crm.schemas.deals.read", "crm.schemas.deals.write",
 )
+JOURNAL_READ = "developer.webhooks_journal.read"
+JOURNAL_SCOPES = (JOURNAL_READ, "developer.webhooks_journal.subscriptions.read", "developer.webhooks_journal.subscriptions.write")
 APP_ID = 424242
 CODES, REFRESH_TOKENS, ACCESS_TOKENS = "oauth_codes", "oauth_refresh_tokens", "oauth_access_tokens"
-
-
-class Clock:
-    """The sandbox's notion of now for token expiry: real time plus an offset tests move forward."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-
-    def now(self) -> float:
-        import time
-
-        return time.time() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        self._offset += seconds
 
 
 @dataclass
@@ -102,10 +90,15 @@ class OAuthTokens:
             raise HubSpotError(400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token")
         return self._issue(refresh_token, tuple(granted["scopes"]))
 
-    def for_the_app(self) -> dict[str, Any]:
+    def for_the_app(self, scopes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         """A ``client_credentials`` token: it authenticates as the app, not an install, so it has no refresh token
-        and only the ``oauth`` scope (no CRM data: HubSpot offers this grant for the webhooks journal API)."""
-        granted = self._issue("", ("oauth",))
+        and no CRM data: HubSpot offers this grant for the webhooks journal API. It carries the ``oauth`` scope and
+        the journal scopes asked for ("include the corresponding scopes when generating your client credentials
+        token", "Webhooks journal and management APIs (2026-03)"); any other scope is refused."""
+        unknown = [scope for scope in scopes if scope not in JOURNAL_SCOPES and scope != "oauth"]
+        if unknown:
+            raise HubSpotError(400, "BAD_SCOPE", f"Scopes not available to a client credentials token: {', '.join(unknown)}")
+        granted = self._issue("", ("oauth", *dict.fromkeys(scope for scope in scopes if scope != "oauth")))
         del granted["refresh_token"]
         return granted
 
@@ -132,6 +125,10 @@ class OAuthTokens:
 def required_scope(method: str, template: str, object_type: str | None) -> str | None:
     """The scope a CRM route needs, by the object type it touches (HubSpot's per-endpoint scope lists)."""
     write = method in {"POST", "PATCH", "PUT", "DELETE"} and not template.endswith(("/search", "/batch/read"))
+    if template.startswith("/webhooks-journal/subscriptions"):
+        return f"developer.webhooks_journal.subscriptions.{'write' if write else 'read'}"
+    if template.startswith("/webhooks-journal/"):
+        return JOURNAL_READ
     if template.startswith("/crm/v3/owners"):
         return "crm.objects.owners.read"
     if object_type is None:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox import merge, store
 from datasync_pipeline.sandbox.errors import HubSpotError, json_response, not_found, validation_error
 from datasync_pipeline.sandbox.http_input import (
     checked_id_property,
@@ -24,7 +24,6 @@ from datasync_pipeline.sandbox.property_history import attach_history
 from datasync_pipeline.sandbox.record_writes import RecordWriter
 from datasync_pipeline.sandbox.records import attach_associations, render_record, render_written_record
 from datasync_pipeline.sandbox.store import StoredRecord
-from datasync_pipeline.sandbox.timestamps import now_milliseconds
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -58,9 +57,13 @@ def list_objects(sandbox: Sandbox, request: Request, object_type: str) -> Respon
 
 
 def find_record(
-    sandbox: Sandbox, kind: ObjectType, object_id: str, id_property: str | None, *, archived: bool
+    sandbox: Sandbox, kind: ObjectType, object_id: str, id_property: str | None, *, archived: bool,
+    follow_merges: bool = False,
 ) -> StoredRecord | None:
-    """A record by id, or by a unique property when ``idProperty`` is given (``?idProperty=email``)."""
+    """A record by id, or by a unique property when ``idProperty`` is given (``?idProperty=email``).
+
+    ``follow_merges``: the id of a record merged away names the record it was merged into (``merge``).
+    """
     id_property = checked_id_property(id_property, sandbox.catalogue.definitions(kind), kind)
     with sandbox.store.reading() as connection:
         if id_property and id_property != "hs_object_id":
@@ -70,7 +73,12 @@ def find_record(
             record_id = parse_record_id(object_id)
         if record_id is None:
             return None
-        return store.fetch_records(connection, kind.name, [record_id], archived=archived).get(record_id)
+        found = store.fetch_records(connection, kind.name, [record_id], archived=archived).get(record_id)
+        if found is None and follow_merges and not archived:
+            survivor = merge.survivors(connection, kind.name, [record_id]).get(record_id)
+            if survivor is not None:
+                found = store.fetch_records(connection, kind.name, [survivor]).get(survivor)
+        return found
 
 
 def _missing(kind: ObjectType, object_id: str) -> HubSpotError:
@@ -83,7 +91,8 @@ def _missing(kind: ObjectType, object_id: str) -> HubSpotError:
 
 def get_object(sandbox: Sandbox, request: Request, object_type: str, object_id: str) -> Response:
     kind = resolve_object_type(object_type)
-    record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=query_bool(request, "archived"))
+    record = find_record(sandbox, kind, object_id, request.args.get("idProperty"), archived=query_bool(request, "archived"),
+                         follow_merges=True)
     if record is None:
         raise _missing(kind, object_id)
     definitions = sandbox.catalogue.definitions(kind)
@@ -98,7 +107,7 @@ def create_object(sandbox: Sandbox, request: Request, object_type: str) -> Respo
     kind = resolve_object_type(object_type)
     body = read_body(request, OBJECT_CREATE)
     with sandbox.store.transaction() as connection:
-        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
+        writer = RecordWriter(connection, kind, sandbox.catalogue, sandbox.clock.milliseconds(), sandbox.changes)
         record = writer.create(body.get("properties"), body.get("associations"))
         writer.flush()
     return json_response(render_written_record(kind, writer.definitions, record), status=201)
@@ -113,7 +122,7 @@ def update_object(sandbox: Sandbox, request: Request, object_type: str, object_i
     if record is None:
         raise _missing(kind, object_id)
     with sandbox.store.transaction() as connection:
-        writer = RecordWriter(connection, kind, sandbox.catalogue, now_milliseconds())
+        writer = RecordWriter(connection, kind, sandbox.catalogue, sandbox.clock.milliseconds(), sandbox.changes)
         current = writer.session.record(record.id)
         if current is None:
             raise _missing(kind, object_id)
@@ -128,7 +137,7 @@ def archive_object(sandbox: Sandbox, request: Request, object_type: str, object_
     record_id = parse_record_id(object_id)
     if record_id is not None:
         with sandbox.store.transaction() as connection:
-            store.archive_records(connection, kind.name, [record_id], now_milliseconds())
+            sandbox.changes.archive(connection, kind, [record_id], sandbox.clock.milliseconds())
     return Response(status=204)
 
 

@@ -188,6 +188,8 @@ _COMPANIES = [
     _select("type", "Type", _COMPANY, _options("PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER")),
     _select("lifecyclestage", "Lifecycle Stage", _COMPANY, LIFECYCLE_STAGES, field_type="radio"),
     _number("num_associated_contacts", "Number of Associated Contacts", _COMPANY, read_only=True, calculated=True),
+    _text("hs_merged_object_ids", "Merged Company IDs", _COMPANY, read_only=True, calculated=False,
+          field_type="checkbox"),
     *_system(_COMPANY, "hs_lastmodifieddate"),
 ]
 
@@ -203,6 +205,8 @@ _DEALS = [
     _select("dealtype", "Deal Type", _DEAL, _options("newbusiness", "existingbusiness"), field_type="radio"),
     _text("description", "Deal Description", _DEAL, field_type="textarea"),
     _text("deal_currency_code", "Currency", _DEAL),
+    _text("hs_merged_object_ids", "Merged Deal IDs", _DEAL, read_only=True, calculated=False,
+          field_type="checkbox"),
     *_system(_DEAL, "hs_lastmodifieddate"),
 ]
 
@@ -239,6 +243,8 @@ _TICKETS = [
     _select("hs_ticket_priority", "Priority", "ticketinformation", _options("LOW", "MEDIUM", "HIGH", "URGENT")),
     _text("hs_ticket_category", "Category", "ticketinformation"),
     _text("source_type", "Source", "ticketinformation"),
+    _text("hs_merged_object_ids", "Merged Ticket IDs", "ticketinformation", read_only=True, calculated=False,
+          field_type="checkbox"),
     *_system("ticketinformation", "hs_lastmodifieddate"),
 ]
 

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from datasync_pipeline.sandbox import store
+from datasync_pipeline.sandbox.change_capture import ChangeCapture
 from datasync_pipeline.sandbox.association_labels import labeled_link
-from datasync_pipeline.sandbox.association_links import add_link, set_primary_company
+from datasync_pipeline.sandbox.association_links import Link, add_link, set_primary_company
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, is_primary
 from datasync_pipeline.sandbox.create_rules import missing_required, with_default_pipeline
 from datasync_pipeline.sandbox.errors import HubSpotError, validation_error
@@ -43,7 +44,8 @@ class RecordWriter:
     """
 
     def __init__(
-        self, connection: Connection, object_type: ObjectType, catalogue: PropertyCatalogue, now: int
+        self, connection: Connection, object_type: ObjectType, catalogue: PropertyCatalogue, now: int,
+        changes: ChangeCapture | None = None,
     ) -> None:
         self.connection = connection
         self.object_type = object_type
@@ -52,6 +54,8 @@ class RecordWriter:
         self.unique_properties = catalogue.unique_properties(object_type)
         self.now = now
         self.session = WriteSession(connection, object_type.name)
+        self.changes = changes
+        self._links: list[Link] = []
 
     def prefetch(
         self,
@@ -107,6 +111,7 @@ class RecordWriter:
         for to_type, to_id, category, type_id in links:
             link = labeled_link(self.checks.labels, self.object_type.name, record.id, to_type, to_id, category, type_id)
             add_link(self.connection, link, mirror_source=False)
+            self._links.append(link)
             if is_primary(self.object_type.name, to_type, category, type_id):
                 self._mirror_primary_company(record, to_id)
         self._follow_associated_company(record, values)
@@ -130,7 +135,16 @@ class RecordWriter:
         return snapshot(record)
 
     def flush(self) -> None:
+        """Store every write, then tell the search index and the journal (``changes``) what changed."""
+        if self.changes is None:
+            self.session.flush()
+            return
+        created, changed = self.session.created, self.session.changed_records
+        before = (store.fetch_records(self.connection, self.object_type.name, [record.id for record in changed])
+                  if changed and self.changes.wants_prior_state(self.connection) else {})
         self.session.flush()
+        self.changes.records_written(self.connection, self.object_type, created, before, changed)
+        self.changes.links_changed(self.connection, added=self._links)
 
     def _unique_part(self, values: dict[str, str | None]) -> dict[str, str | None]:
         return {name: value for name, value in values.items() if name in self.unique_properties}

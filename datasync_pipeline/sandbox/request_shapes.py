@@ -207,3 +207,11 @@ PROPERTY_CREATE = Fields({
     "options": ListOf(PROPERTY_OPTION), "displayOrder": INTEGER, "hasUniqueValue": BOOLEAN, "hidden": BOOLEAN,
     "formField": BOOLEAN, "calculationFormula": TEXT, "externalOptions": BOOLEAN, "referencedObjectType": TEXT,
 })
+
+MERGE = Fields({"primaryObjectId": TEXT, "objectIdToMerge": TEXT}, required=("primaryObjectId", "objectIdToMerge"))
+JOURNAL_BATCH_READ = Fields({"inputs": TEXTS})
+JOURNAL_SUBSCRIPTION = Fields({
+    "subscriptionType": TEXT, "portalId": INTEGER, "actions": TEXTS, "objectTypeId": TEXT, "objectIds": ListOf(INTEGER),
+    "properties": TEXTS, "associatedObjectTypeIds": TEXTS,
+})
+SEARCH_INDEX_CONTROL = Fields({"delayMs": INTEGER, "jitterMs": INTEGER, "seed": INTEGER, "hold": TEXTS, "release": TEXTS})

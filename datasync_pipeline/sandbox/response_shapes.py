@@ -116,12 +116,28 @@ SHAPES: dict[str, Schema] = {
     "AccessTokenInfoResponse": _object(
         {"hub_id": INTEGER, "user_id": INTEGER, "scopes": _list(STRING), "token_type": STRING, "user": STRING,
          "hub_domain": STRING, "app_id": INTEGER, "expires_in": INTEGER, "token": STRING}),
+    # The webhooks journal (2026-03): "Get the next local journal entry", "Create or update a subscription".
+    "JournalFetchResponse": _object({"currentOffset": STRING, "expiresAt": STRING, "url": STRING}),
+    "BatchResponseJournalFetchResponse": _batch(_ref("JournalFetchResponse")),
+    "SubscriptionResponse": _object(
+        {"actions": _list(STRING), "appId": INTEGER, "createdAt": STRING, "id": INTEGER, "objectTypeId": STRING,
+         "subscriptionType": STRING, "updatedAt": STRING},
+        {"associatedObjectTypeIds": _list(STRING), "createdBy": INTEGER, "deletedAt": STRING, "listIds": _list(INTEGER),
+         "objectIds": _list(INTEGER), "portalId": INTEGER, "properties": _list(STRING), "actionOverrides": ANY_OBJECT},
+    ),
+    "SubscriptionListResponse": _object({"results": _list(_ref("SubscriptionResponse"))}),
+    # What the sandbox's pre-signed journal links download (HubSpot's file format is not published; see journal.py).
+    "SandboxJournalFile": _object({"offset": STRING, "occurredAt": INTEGER, "portalId": INTEGER, "appId": INTEGER,
+                                   "events": _list(_object({"action": STRING, "objectTypeId": STRING, "objectId": INTEGER,
+                                                            "occurredAt": INTEGER, "eventId": INTEGER, "subscriptionId": INTEGER}))}),
     # The sandbox's own control API.
     "SandboxSeeded": _object({"objectType": STRING, "ids": _list(STRING)}),
     "SandboxFaults": _object({"fault": ANY_OBJECT, "pending": _list(ANY_OBJECT)}),
     "SandboxStats": _object({"requestCounts": ANY_OBJECT, "pendingFaults": _list(ANY_OBJECT), "tier": STRING}),
     "SandboxCode": _object({"code": STRING}),
-    "SandboxClock": _object({"advancedSeconds": {"type": ["integer", "number"]}}),
+    "SandboxClock": _object({"advancedSeconds": {"type": ["integer", "number"]}}, {"now": STRING}),
+    "SandboxSearchIndex": _object({"delayMs": INTEGER, "jitterMs": INTEGER, "seed": INTEGER, "held": _list(STRING),
+                                   "pending": INTEGER}),
 }
 
 OBJECTS = "/crm/v3/objects/{objectType}"
@@ -139,6 +155,7 @@ ENDPOINT_SHAPES: dict[tuple[str, str], tuple[int, str | None]] = {
     ("DELETE", OBJECTS + "/{objectId}"): (204, None),
     ("POST", OBJECTS + "/search"): (200, "CollectionResponseWithTotalSimplePublicObjectForwardPaging"),
     ("POST", OBJECTS + "/gdpr-delete"): (204, None),
+    ("POST", OBJECTS + "/merge"): (200, "SimplePublicObject"),
     ("POST", OBJECTS + "/batch/read"): (200, "BatchResponseSimplePublicObject"),
     ("POST", OBJECTS + "/batch/create"): (201, "BatchResponseSimplePublicObject"),
     ("POST", OBJECTS + "/batch/update"): (200, "BatchResponseSimplePublicObject"),
@@ -188,7 +205,22 @@ ENDPOINT_SHAPES: dict[tuple[str, str], tuple[int, str | None]] = {
     ("GET", "/_sandbox/stats"): (200, "SandboxStats"),
     ("POST", "/_sandbox/oauth/authorize"): (201, "SandboxCode"),
     ("POST", "/_sandbox/clock"): (200, "SandboxClock"),
+    ("GET", "/_sandbox/search-index"): (200, "SandboxSearchIndex"),
+    ("POST", "/_sandbox/search-index"): (200, "SandboxSearchIndex"),
+    ("POST", "/webhooks-journal/subscriptions/2026-03"): (200, "SubscriptionResponse"),
+    ("GET", "/webhooks-journal/subscriptions/2026-03"): (200, "SubscriptionListResponse"),
+    ("DELETE", "/webhooks-journal/subscriptions/2026-03/portals/{portalId}"): (204, None),
+    ("GET", "/webhooks-journal/files/{offset}"): (200, "SandboxJournalFile"),
 }
+for _journal in ("/webhooks-journal/journal/2026-03", "/webhooks-journal/journal-local/2026-03"):
+    ENDPOINT_SHAPES.update({
+        ("GET", _journal + "/earliest"): (200, "JournalFetchResponse"),
+        ("GET", _journal + "/latest"): (200, "JournalFetchResponse"),
+        ("GET", _journal + "/offset/{offset}/next"): (200, "JournalFetchResponse"),
+        ("GET", _journal + "/batch/earliest/{count}"): (200, "BatchResponseJournalFetchResponse"),
+        ("GET", _journal + "/batch/latest/{count}"): (200, "BatchResponseJournalFetchResponse"),
+        ("POST", _journal + "/batch/read"): (200, "BatchResponseJournalFetchResponse"),
+    })
 
 _VERSIONED = (
     ("/crm/objects/2026-03/{objectType}/{objectId}/associations", "/crm/v4/objects/{objectType}/{objectId}/associations"),

@@ -15,7 +15,11 @@ from datasync_pipeline.sandbox.association_links import Link, add_link
 from datasync_pipeline.sandbox.association_types import HUBSPOT_DEFINED, pair_for
 from datasync_pipeline.sandbox.faults import FaultBook
 from datasync_pipeline.sandbox.object_types import find_object_type
-from datasync_pipeline.sandbox.oauth_tokens import Clock, OAuthTokens
+from datasync_pipeline.sandbox.change_capture import ChangeCapture
+from datasync_pipeline.sandbox.clock import Clock
+from datasync_pipeline.sandbox.journal import Journal
+from datasync_pipeline.sandbox.oauth_tokens import APP_ID, OAuthTokens
+from datasync_pipeline.sandbox.search_index import SearchIndex
 from datasync_pipeline.sandbox.owners import Owners
 from datasync_pipeline.sandbox.pipelines import Pipelines
 from datasync_pipeline.sandbox.property_catalogue import PropertyCatalogue
@@ -44,6 +48,10 @@ class Sandbox:
         self.pipelines.on_change = self.catalogue.refresh_pipelines
         self.clock = Clock()
         self.oauth = OAuthTokens(self.clock, settings.access_token_lifetime_seconds, self.store)
+        self.search_index = SearchIndex(self.clock, delay_ms=settings.search_index_delay_ms,
+                                        jitter_ms=settings.search_index_jitter_ms, seed=settings.search_index_seed)
+        self.journal = Journal(self.clock, self.store, APP_ID)
+        self.changes = ChangeCapture(self.search_index, self.journal)
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(settings.rate_limit_tier, settings.rate_window_seconds)
         self.request_counts: Counter[str] = Counter()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.wrappers import Request, Response
 
-from datasync_pipeline.sandbox import store
 from datasync_pipeline.sandbox.errors import json_response, validation_error
 from datasync_pipeline.sandbox.http_input import read_body, resolve_object_type
 from datasync_pipeline.sandbox.request_shapes import SEARCH
@@ -22,7 +22,7 @@ from datasync_pipeline.sandbox.object_types import ObjectType
 from datasync_pipeline.sandbox.property_definitions import DEFAULT_READ_PROPERTIES, PropertyDefinition
 from datasync_pipeline.sandbox.records import render_record
 from datasync_pipeline.sandbox.store import StoredRecord
-from datasync_pipeline.sandbox.timestamps import now_milliseconds, parse_number, parse_to_milliseconds
+from datasync_pipeline.sandbox.timestamps import parse_number, parse_to_milliseconds
 
 if TYPE_CHECKING:
     from datasync_pipeline.sandbox.sandbox import Sandbox
@@ -39,26 +39,25 @@ OPERATORS = {
 _NUMERIC_TYPES = {"number", "date", "datetime"}
 _FREE_TEXT_EXTRAS = {"contacts": ("phone", "company"), "companies": ("website", "phone")}
 
-records = store.records
 
 
-def _column_properties(kind: ObjectType) -> dict[str, sa.Column]:
+def _column_properties(kind: ObjectType, table: FromClause) -> dict[str, Any]:
     return {
-        "hs_object_id": records.c.id,
-        "createdate": records.c.created_at,
-        kind.last_modified_property: records.c.updated_at,
+        "hs_object_id": table.c.id,
+        "createdate": table.c.created_at,
+        kind.last_modified_property: table.c.updated_at,
     }
 
 
 class _Property:
     """How one property is read in SQL: a real column, or a JSON value compared as text or as a number."""
 
-    def __init__(self, kind: ObjectType, definitions: dict[str, PropertyDefinition], name: Any) -> None:
+    def __init__(self, kind: ObjectType, definitions: dict[str, PropertyDefinition], name: Any, table: FromClause) -> None:
         if not isinstance(name, str) or name not in definitions:
             raise validation_error(f"Property {name!r} does not exist on {kind.name}; it cannot be searched or sorted.")
         self.name = name
-        self.column = _column_properties(kind).get(name)
-        self.raw = sa.func.json_extract(records.c.properties, f"$.{name}")
+        self.column = _column_properties(kind, table).get(name)
+        self.raw = sa.func.json_extract(table.c.properties, f"$.{name}")
         self.numeric = self.column is not None or definitions[name].type in _NUMERIC_TYPES
         if self.column is not None:
             self.value: ColumnElement = self.column
@@ -90,13 +89,15 @@ class _Property:
         return sa.or_(self.raw.is_(None), self.raw == "")
 
 
-def _filter_clause(kind: ObjectType, definitions: dict[str, PropertyDefinition], search_filter: Any) -> ColumnElement:
+def _filter_clause(
+    kind: ObjectType, definitions: dict[str, PropertyDefinition], search_filter: Any, table: FromClause
+) -> ColumnElement:
     if not isinstance(search_filter, dict):
         raise validation_error("Every filter must be an object with propertyName and operator.")
     operator = search_filter.get("operator")
     if operator not in OPERATORS:
         raise validation_error(f"Unknown filter operator {operator!r}; one of {sorted(OPERATORS)}.")
-    prop = _Property(kind, definitions, search_filter.get("propertyName"))
+    prop = _Property(kind, definitions, search_filter.get("propertyName"), table)
     value = search_filter.get("value")
     match operator:
         case "EQ":
@@ -130,7 +131,9 @@ def _filter_clause(kind: ObjectType, definitions: dict[str, PropertyDefinition],
     raise AssertionError(operator)
 
 
-def _filters_clause(kind: ObjectType, definitions: dict[str, PropertyDefinition], groups: Any) -> ColumnElement:
+def _filters_clause(
+    kind: ObjectType, definitions: dict[str, PropertyDefinition], groups: Any, table: FromClause
+) -> ColumnElement:
     """Filters in a group AND together, groups OR together; HubSpot's size limits are enforced."""
     if not groups:
         return sa.true()
@@ -147,26 +150,28 @@ def _filters_clause(kind: ObjectType, definitions: dict[str, PropertyDefinition]
                 f"Too many filters in a filter group: {len(filters)}; at most {MAX_FILTERS_PER_GROUP} are allowed."
             )
         total += len(filters)
-        clauses.append(sa.and_(sa.true(), *(_filter_clause(kind, definitions, item) for item in filters)))
+        clauses.append(sa.and_(sa.true(), *(_filter_clause(kind, definitions, item, table) for item in filters)))
     if total > MAX_FILTERS:
         raise validation_error(f"Too many filters: {total}; at most {MAX_FILTERS} are allowed across all groups.")
     return sa.or_(*clauses)
 
 
-def _free_text_clause(kind: ObjectType, query: Any) -> ColumnElement:
+def _free_text_clause(kind: ObjectType, query: Any, table: FromClause) -> ColumnElement:
     if not query:
         return sa.true()
     names = DEFAULT_READ_PROPERTIES[kind.name] + _FREE_TEXT_EXTRAS.get(kind.name, ())
     pattern = f"%{str(query).strip().lower()}%"
     return sa.or_(
-        *(sa.func.lower(sa.func.json_extract(records.c.properties, f"$.{name}")).like(pattern) for name in names)
+        *(sa.func.lower(sa.func.json_extract(table.c.properties, f"$.{name}")).like(pattern) for name in names)
     )
 
 
-def _order_by(kind: ObjectType, definitions: dict[str, PropertyDefinition], sorts: Any) -> list[ColumnElement]:
+def _order_by(
+    kind: ObjectType, definitions: dict[str, PropertyDefinition], sorts: Any, table: FromClause
+) -> list[ColumnElement]:
     """One sort at most; ties (and unsorted searches) go by id ascending."""
     if not sorts:
-        return [records.c.id]
+        return [table.c.id]
     if not isinstance(sorts, list) or len(sorts) > 1:
         raise validation_error("Only one sort is supported.")
     sort = sorts[0]
@@ -177,8 +182,8 @@ def _order_by(kind: ObjectType, definitions: dict[str, PropertyDefinition], sort
         descending = str(sort.get("direction", "ASCENDING")).upper().startswith("DESC")
     else:
         raise validation_error("A sort is {propertyName, direction}.")
-    prop = _Property(kind, definitions, name)
-    return [prop.value.desc() if descending else prop.value.asc(), records.c.id]
+    prop = _Property(kind, definitions, name, table)
+    return [prop.value.desc() if descending else prop.value.asc(), table.c.id]
 
 
 def _paging(body: dict[str, Any]) -> tuple[int, int]:
@@ -199,24 +204,22 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
 
 
 def search_objects(sandbox: Sandbox, request: Request, object_type: str) -> Response:
+    """Search what the index holds: with indexing lag on (``search_index``), a write surfaces only once indexed."""
     kind = resolve_object_type(object_type)
     body = read_body(request, SEARCH)
     definitions = sandbox.catalogue.definitions(kind)
     limit, offset = _paging(body)
-    conditions = [
-        records.c.object_type == kind.name,
-        records.c.archived.is_(False),
-        _filters_clause(kind, definitions, body.get("filterGroups")),
-        _free_text_clause(kind, body.get("query")),
-    ]
-    delay = sandbox.settings.search_index_delay_ms
-    if delay > 0:
-        # Not indexed yet: HubSpot's search lags writes by a few seconds.
-        conditions.append(records.c.updated_at <= now_milliseconds() - delay)
-    order = _order_by(kind, definitions, body.get("sorts"))
     with sandbox.store.reading() as connection:
-        total = connection.execute(sa.select(sa.func.count()).select_from(records).where(*conditions)).scalar_one()
-        rows = connection.execute(sa.select(records).where(*conditions).order_by(*order).limit(limit).offset(offset))
+        table = sandbox.search_index.searchable(connection)
+        conditions = [
+            table.c.object_type == kind.name,
+            table.c.archived.is_(False),
+            _filters_clause(kind, definitions, body.get("filterGroups"), table),
+            _free_text_clause(kind, body.get("query"), table),
+        ]
+        order = _order_by(kind, definitions, body.get("sorts"), table)
+        total = connection.execute(sa.select(sa.func.count()).select_from(table).where(*conditions)).scalar_one()
+        rows = connection.execute(sa.select(table).where(*conditions).order_by(*order).limit(limit).offset(offset))
         page = [StoredRecord.from_row(row) for row in rows]
     requested = body.get("properties") or None
     answer: dict[str, Any] = {

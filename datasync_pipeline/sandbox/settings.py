@@ -37,7 +37,10 @@ class SandboxSettings:
     ``db_path`` is the SQLite file holding the portal's state; it is created when missing and reused
     otherwise, so a sandbox survives restarts. ``rate_window_seconds`` shortens the ten-second window
     so tests of rate limiting stay quick. ``latency_ms`` is slept on every request to feel like a network;
-    ``search_index_delay_ms`` hides freshly written records from search, as HubSpot's indexing lag does.
+    ``search_index_delay_ms`` hides freshly written records from search, as HubSpot's indexing lag does, and
+    ``search_index_jitter_ms`` adds to each write a random extra delay of up to that much (drawn from
+    ``search_index_seed``), so writes surface out of last-modified order (``search_index``; both changeable at
+    runtime through ``POST /_sandbox/search-index``). Both 0: search sees every write at once.
 
     Three credentials, none obtainable from another: ``token`` is the CRM API's static bearer token (a private
     app's); ``control_token`` opens the ``/_sandbox/`` control routes (sent as
@@ -57,12 +60,16 @@ class SandboxSettings:
     rate_window_seconds: float = 10.0
     latency_ms: int = 0
     search_index_delay_ms: int = 0
+    search_index_jitter_ms: int = 0
+    search_index_seed: int = 0
     access_token_lifetime_seconds: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.tier not in RATE_LIMIT_TIERS:
             known = ", ".join(RATE_LIMIT_TIERS)
             raise ValueError(f"Unknown sandbox tier {self.tier!r}; choose one of: {known}")
+        if self.search_index_delay_ms < 0 or self.search_index_jitter_ms < 0:
+            raise ValueError("search_index_delay_ms and search_index_jitter_ms must not be negative")
         if self.rate_window_seconds <= 0:
             raise ValueError("rate_window_seconds must be positive")
         if not self.control_token or self.control_token == self.token:

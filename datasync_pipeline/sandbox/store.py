@@ -106,6 +106,44 @@ property_history = sa.Table(
 )
 
 
+# Search lags writes (``search_index``): while ``visible_at`` is in the future (or NULL: held back), search answers
+# the version of the record stored here (``present`` false: a record search has not indexed at all).
+search_index_lag = sa.Table(
+    "search_index_lag",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("visible_at", sa.BigInteger, nullable=True),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("properties", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("archived_at", sa.BigInteger, nullable=True),
+    sa.Index("search_index_lag_by_visibility", "visible_at"),
+)
+
+# Records merged into another (``merge``): reads of the old id answer the survivor, as HubSpot's do.
+merged_records = sa.Table(
+    "merged_records",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("object_type", sa.String(40), nullable=False),
+    sa.Column("merged_into", sa.BigInteger, nullable=False, index=True),
+    sa.Column("merged_at", sa.BigInteger, nullable=False),
+    sa.Column("properties", sa.Text, nullable=False),
+)
+
+# The webhooks journal (``journal``): one entry per committed write that a subscription matched.
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("offset", sa.String(36), nullable=False, unique=True),
+    sa.Column("occurred_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("events", sa.Text, nullable=False),
+)
+
 @dataclass
 class StoredRecord:
     """One CRM record as stored; system properties are derived from the columns when rendered."""

@@ -151,6 +151,16 @@ class WriteSession:
         self._created[record.id] = record
         return record
 
+    @property
+    def created(self) -> list[StoredRecord]:
+        """The records this session created, in order."""
+        return list(self._created.values())
+
+    @property
+    def changed_records(self) -> list[StoredRecord]:
+        """The existing records this session modified, in order."""
+        return list(self._changed.values())
+
     def changed(self, record: StoredRecord) -> None:
         """Note that a record this session handed out has been modified in place."""
         if record.id not in self._created:

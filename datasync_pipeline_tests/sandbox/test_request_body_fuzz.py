@@ -127,6 +127,37 @@ def test_no_malformed_body_answers_5xx(client_and_ids) -> None:
     assert server_errors == [], f"{len(server_errors)} of {sent} malformed bodies answered 5xx, e.g. {server_errors[:5]}"
 
 
+def test_no_malformed_body_to_the_change_capture_routes_answers_5xx(sandbox: Sandbox) -> None:
+    """Merge, the webhooks journal (with the app's client-credentials token) and the search-index control route."""
+    [first, second] = sandbox.seed("contacts", [{"email": "one@example.com"}, {"email": "two@example.com"}])
+    app_token = sandbox.oauth.for_the_app(["developer.webhooks_journal.read", "developer.webhooks_journal.subscriptions.write"])
+    app = {"Authorization": f"Bearer {app_token['access_token']}", "Content-Type": "application/json"}
+    control = {"X-Sandbox-Control-Token": sandbox.settings.control_token, "Content-Type": "application/json"}
+    subscription = {"subscriptionType": "OBJECT", "portalId": 1234567, "actions": ["CREATE", "UPDATE"], "objectTypeId": "0-1",
+                    "objectIds": [1001], "properties": ["email"], "associatedObjectTypeIds": ["0-2"]}
+    templates = [
+        ("POST", "/crm/v3/objects/contacts/merge", HEADERS, {"primaryObjectId": first, "objectIdToMerge": second}),
+        ("POST", "/webhooks-journal/subscriptions/2026-03", app, subscription),
+        ("POST", "/webhooks-journal/journal/2026-03/batch/read", app, {"inputs": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"]}),
+        ("POST", "/webhooks-journal/journal-local/2026-03/batch/read", app, {"inputs": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"]}),
+        ("POST", "/_sandbox/search-index", control, {"delayMs": 1000, "jitterMs": 500, "seed": 7, "hold": [first], "release": [first]}),
+    ]
+    client, rng = Client(sandbox.wsgi_app), random.Random(SEED)
+    server_errors, sent = [], 0
+    for method, path, headers, template in templates:
+        for body in _cases(template, rng):
+            response = client.open(path, method=method, data=json.dumps(body), headers=headers)
+            sent += 1
+            if response.status_code >= 500:
+                server_errors.append((path, body, response.get_data(as_text=True)[:200]))
+            elif response.status_code >= 400:
+                answer = json.loads(response.get_data(as_text=True))
+                assert answer["status"] == "error" and answer["category"] and answer["message"], answer
+
+    assert sent == len(templates) * CASES_PER_ENDPOINT
+    assert server_errors == [], f"{len(server_errors)} of {sent} malformed bodies answered 5xx, e.g. {server_errors[:5]}"
+
+
 @pytest.mark.parametrize(
     "method, path, body",
     [

@@ -106,6 +106,9 @@ def exercise(r: Recorder) -> None:
     r.send("DELETE", f"{o}/companies/{company['id']}")
     r.send("POST", f"{o}/contacts/batch/archive", json={"inputs": [{"id": batch_id}]})
     r.send("POST", f"{o}/contacts/gdpr-delete", json={"objectId": contact["id"]})
+    twins = [r.send("POST", f"{o}/companies", json={"properties": {"name": f"Twin {n}"}}).json()["id"] for n in (1, 2)]
+    r.send("POST", f"{o}/companies/merge", json={"primaryObjectId": twins[0], "objectIdToMerge": twins[1]})
+    r.send("POST", f"{o}/companies/merge", json={"primaryObjectId": twins[0], "objectIdToMerge": twins[1]})  # an Error: merged
 
 
 def exercise_unversioned(r: Recorder) -> None:
@@ -125,6 +128,33 @@ def exercise_unversioned(r: Recorder) -> None:
         r.send("POST", f"/oauth/{version}/token", data={"grant_type": "refresh_token", "refresh_token": "unknown", **client})  # an Error
         r.send("GET", f"/oauth/v1/access-tokens/{granted['access_token']}")
     r.send("POST", "/_sandbox/clock", headers=r.control, json={"advanceSeconds": 1})
+    r.send("GET", "/_sandbox/search-index", headers=r.control)
+    r.send("POST", "/_sandbox/search-index", headers=r.control, json={"delayMs": 0, "jitterMs": 0, "hold": [], "release": []})
+    exercise_journal(r)
+
+
+def exercise_journal(r: Recorder) -> None:
+    """The webhooks journal, with the app's client-credentials token; one write makes two entries to read."""
+    scopes = "developer.webhooks_journal.read developer.webhooks_journal.subscriptions.read developer.webhooks_journal.subscriptions.write"
+    # Issued in process: a client_credentials answer has no refresh_token, which TokenResponseIF requires (a known gap).
+    app_token = r.served.sandbox.oauth.for_the_app(scopes.split())["access_token"]
+    app = {"Authorization": f"Bearer {app_token}"}
+    r.send("POST", "/webhooks-journal/subscriptions/2026-03", headers=app, json={
+        "subscriptionType": "OBJECT", "portalId": 1234567, "actions": ["CREATE", "UPDATE"], "objectTypeId": "0-1",
+        "objectIds": [], "properties": []})
+    r.send("GET", "/webhooks-journal/subscriptions/2026-03", headers=app)
+    for email in ("journal1@example.com", "journal2@example.com"):
+        r.send("POST", f"{r.objects}/contacts", json={"properties": {"email": email}})
+    for journal in ("/webhooks-journal/journal/2026-03", "/webhooks-journal/journal-local/2026-03"):
+        first = r.send("GET", f"{journal}/earliest", headers=app).json()
+        r.send("GET", f"{journal}/latest", headers=app)
+        r.send("GET", f"{journal}/offset/{first['currentOffset']}/next", headers=app)
+        r.send("GET", f"{journal}/batch/earliest/2", headers=app)
+        r.send("GET", f"{journal}/batch/latest/2", headers=app)
+        r.send("POST", f"{journal}/batch/read", headers=app, json={"inputs": [first["currentOffset"]]})
+        r.send("GET", f"{journal}/offset/00000000-0000-0000-0000-000000000000/next", headers=app)  # an Error: unknown offset
+        r.send("GET", first["url"].replace(r.served.url, ""), headers={"Authorization": ""})
+    r.send("DELETE", "/webhooks-journal/subscriptions/2026-03/portals/1234567", headers=app)
 
 
 def check(samples: dict[tuple[str, str], list[httpx.Response]]) -> list[str]:
