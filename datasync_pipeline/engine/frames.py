@@ -18,6 +18,8 @@ from datasync_pipeline.objects.catalogue import ResolvedMapping
 
 MODIFIED_AT = "_modified_at"  # when the source last changed the record: watermarks and freshness
 ORIGIN_PROPERTY = "datasync_id"  # a custom unique HubSpot property: "<sync>:<app id>" of records we created
+MERGED_PROPERTY = "hs_merged_object_ids"  # HubSpot's ids merged into a record, ";"-separated (sync/merges.py)
+MERGED_IDS = "_merged_ids"
 
 
 def origin_value(sync_name: str, app_id: str) -> str:
@@ -34,10 +36,11 @@ def hubspot_frame(
         properties = record.get("properties") or {}
         row = {"record_id": str(record["id"]), **{name: properties.get(name) for name in wanted}}
         row["_origin_app_id"] = _origin_app_id(properties.get(ORIGIN_PROPERTY), sync_name)
+        row[MERGED_IDS] = properties.get(MERGED_PROPERTY) or None
         row[MODIFIED_AT] = record.get("updatedAt")
         rows.append(row)
-    raw = pd.DataFrame(rows, columns=["record_id", *wanted, "_origin_app_id", MODIFIED_AT], dtype=object)
-    frame = raw[["record_id", *fields, "_origin_app_id"]].copy()
+    raw = pd.DataFrame(rows, columns=["record_id", *wanted, "_origin_app_id", MERGED_IDS, MODIFIED_AT], dtype=object)
+    frame = raw[["record_id", *fields, "_origin_app_id", MERGED_IDS]].copy()
     frame[MODIFIED_AT] = pd.to_datetime(raw[MODIFIED_AT], utc=True, format="ISO8601")
     if filters:
         frame[IN_FILTERS] = in_filters(raw, filters)

@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from datasync_pipeline.engine.match import MatchResult
-from datasync_pipeline.engine.plan import MergePlan, plan_first_sync
+from datasync_pipeline.engine.plan import MergePlan, external_ids_to_fill, plan_first_sync
 from datasync_pipeline.engine.three_way import merge_three_way, pairs_with_values
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.vocabulary import Direction, Side
@@ -32,6 +32,8 @@ class Deletions:
     newest_app_deletion: datetime | None = None  # the newest ``updated_at`` among the soft-deleted rows read
     # Pairs whose app key now names another row (hubspot id -> key): released for that row (engine/reused_keys.py).
     reused_app_keys: dict[str, str] = field(default_factory=dict)
+    # Pairs whose HubSpot record was merged into another that is linked already (hubspot id -> the survivor's id).
+    merged: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +83,8 @@ def plan_incremental(
     to_hubspot, to_app, conflicts = merge_three_way(laid_out, mappings, direction=direction, default_app=default_app)
     changed = matched.changed_pairs[["hubspot_id", "app_id"]].assign(matched_by="state")
     plan.pairs = pd.concat([plan.pairs, changed], ignore_index=True)
+    # A changed row whose external-id column does not hold its pair's HubSpot id (a link moved by a merge) gets it.
+    plan.app_external_ids = _concat(plan.app_external_ids, external_ids_to_fill(changed, matched.app))
     plan.hubspot_updates = _concat(plan.hubspot_updates, to_hubspot)
     plan.app_updates = _concat(plan.app_updates, to_app)
     plan.conflicts = _concat(plan.conflicts, conflicts)

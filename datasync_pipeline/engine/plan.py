@@ -115,7 +115,7 @@ def plan_first_sync(
         app_updates=_concat(app_updates, UPDATE_COLUMNS),
         conflicts=_concat(conflicts, CONFLICT_COLUMNS),
         excluded=matched.excluded,
-        app_external_ids=_external_ids_to_fill(pairs, app, getattr(matched, "pair_rows", None)),
+        app_external_ids=external_ids_to_fill(pairs, app, getattr(matched, "pair_rows", None)),
     )
     plan.counts = {
         "matched": len(pairs),
@@ -271,7 +271,7 @@ def _found_at(ids: np.ndarray, wanted: np.ndarray, hint: np.ndarray | None) -> b
     return np.array_equal(ids[hint], wanted)
 
 
-def _external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame, pair_rows: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+def external_ids_to_fill(pairs: pd.DataFrame, app: pd.DataFrame, pair_rows: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Matched app rows whose external-id column does not hold their HubSpot id (empty, or another id).
 
     Left out: rows not in the frame (their column is not known here), and HubSpot ids another app row

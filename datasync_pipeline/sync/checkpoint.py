@@ -121,8 +121,11 @@ def record_deletions(store: StateStore, sync: SyncSpec, matched: MatchedRecords,
         survivor_side = deleted_in.other
         where = "HubSpot" if deleted_in is Side.HUBSPOT else f"the app ({app_label(sync)})"
         pairs = store.last_values(sync.name, hubspot_ids=hubspot_ids)
-        for survivor in pairs[survivor_side.id_column]:
-            rows.append((survivor_side.value, survivor, "failed", str(category), f"its linked record was deleted in {where}"))
+        for hubspot_id, survivor in pairs[["hubspot_id", survivor_side.id_column]].itertuples(index=False):
+            merged_into = deletions.merged.get(str(hubspot_id)) if deleted_in is Side.HUBSPOT else None
+            message = (f"its linked HubSpot record {hubspot_id} was merged into {merged_into}, which is linked to another app "
+                       "record: merge the two app records too" if merged_into else f"its linked record was deleted in {where}")
+            rows.append((survivor_side.value, survivor, "failed", str(category), message))
     if rows:
         store.record_outcomes(sync.name, pd.DataFrame(rows, columns=["side", "record_id", "status", "category", "message"]),
                               recorded_by=Recorder.CHECKPOINT, run_id=run_id)

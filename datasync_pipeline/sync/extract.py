@@ -76,7 +76,7 @@ def read_app(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def hubspot_properties(sync: SyncSpec, mappings: list[ResolvedMapping]) -> list[str]:
-    return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY]))
+    return list(dict.fromkeys([m.hubspot for m in mappings] + filter_fields(sync.filters.hubspot) + [frames.ORIGIN_PROPERTY, frames.MERGED_PROPERTY]))
 
 
 def marked_late(frame: pd.DataFrame, fast_read_from: datetime | None) -> pd.DataFrame:

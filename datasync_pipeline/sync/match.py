@@ -14,6 +14,7 @@ pairs three ways instead of comparing them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from datasync_pipeline.state import pending
 from datasync_pipeline.state.store import released_app_id
 from datasync_pipeline.sync import extract as changes
 from datasync_pipeline.sync.step import ApiCalls, Step, prefixed
+from datasync_pipeline.sync.merges import follow_merges
 from datasync_pipeline.sync.translate import unmapped_rows
 from datasync_pipeline.vocabulary import Side
 
@@ -94,15 +96,19 @@ def check_store_belongs(sync_name: str, links: pd.DataFrame, hubspot_ids: pd.Ser
 def match(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame) -> tuple[MatchedRecords, dict[str, Any]]:
     """``<sync>/matched``: the records of both sides paired (first sync: all of them; incremental: the changed ones and
     their candidates), the deletions found, the invalid rows set apart; and the step's metadata."""
+    # A HubSpot merge moves the merged record's link to the survivor, or stops it (``sync/merges.py``).
+    merges = follow_merges(step.store, step.sync.name, hubspot, dry_run=step.dry_run)
     if step.incremental:
         calls = ApiCalls(step.client)
         result = match_changes(step.sync, step.mappings, hubspot, app, store=step.store, client=step.client, connector=step.app(),
                                app_watermark=step.watermark(Side.APP), app_overlap=step.settings.app_overlap,
-                               check_every_link=step.checks_every_link)
+                               check_every_link=step.checks_every_link, merged_away=merges.stopped)
         extra = calls.metadata()
     else:
         result = match_everything(step.sync, step.mappings, hubspot, app, store=step.store, keeps_origins=step.app().keeps_origins)
         extra = {}
+    result.deletions.merged = dict(merges.stopped)
+    extra.update({"datasync/merges_relinked": len(merges.relinked), "datasync/merges_stopped": len(merges.stopped)})
     return result, {"dagster/row_count": len(result.new.pairs) + len(result.changed_pairs), **prefixed(result.counts), **extra}
 
 
@@ -161,14 +167,16 @@ def _with_failed(invalid: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
 
 def match_changes(
     sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *, store, client, connector,
-    app_watermark, app_overlap: timedelta, check_every_link: bool = False,
+    app_watermark, app_overlap: timedelta, check_every_link: bool = False, merged_away: Mapping[str, str] | None = None,
 ) -> MatchedRecords:
+    """``merged_away``: HubSpot ids of linked records merged into a survivor linked already: deleted in HubSpot."""
     hubspot = hubspot.drop_duplicates("record_id", keep="last")
     app = app.drop_duplicates("record_id", keep="last")
     read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, app_overlap=app_overlap,
                                 check_every_link=check_every_link)
+    deletions.in_hubspot += [hubspot_id for hubspot_id in (merged_away or {}) if hubspot_id not in deletions.in_hubspot]
     touched = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
     touched, reused = _release_reused_keys(sync, mappings, touched, read_app, keeps_origins=connector.keeps_origins)
     deletions.in_app += [h for h in reused.loc[reused["status"] == SYNCED, "hubspot_id"] if h not in deletions.in_app]
