@@ -44,6 +44,14 @@ class RunMode(Enum):
     incremental = "incremental"
 
 
+class ChangeCapture(StrEnum):
+    """How a SQL app side finds its changes (``table.changes``): by the ``updated_at`` high-water mark (any
+    database), or by a trigger-kept change log (Postgres, ``connectors/sql/change_log.py``)."""
+
+    UPDATED_AT = "updated_at"
+    TRIGGER = "trigger"
+
+
 class RunReason(StrEnum):
     """Why an incremental run was launched (the ``datasync/reason`` tag)."""
 

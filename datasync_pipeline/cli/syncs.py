@@ -1,10 +1,11 @@
-"""``datasync sync ...``: list the syncs, disable, re-enable and delete one (rules 1 and 11).
+"""``datasync sync ...``: list the syncs, prepare, disable, re-enable and delete one (rules 1 and 11).
 
 A sync runs only when both switches say on: ``enabled`` in ``datasync.yaml`` and the state store's switch,
 which these commands flip without editing the file. Disabling moves nothing and loses nothing: the
 watermarks stay where the last run left them, so re-enabling resumes from there. Deleting forgets
-everything datasync keeps about the sync (links, watermarks, outcomes, conflicts); records in HubSpot and
-in the app are never touched.
+everything datasync keeps about the sync (links, watermarks, outcomes, conflicts) and drops its change log where it
+has one; records in HubSpot and in the app are never touched. Preparing creates what a sync needs in the app before it
+runs: the change log of a table that says ``changes: trigger`` (``connectors/sql/change_log.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from rich.table import Table
 from datasync_pipeline.cli.common import ConfigOption, load_or_exit, open_store_or_exit
 from datasync_pipeline.config import DatasyncConfig, SyncSpec
 from datasync_pipeline.config.loader import config_path as resolve_config_path
+from datasync_pipeline.config.secrets import MissingVariable, resolve
+from datasync_pipeline.connectors.sql.config import SqlConnection
+from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.health.object_view import sync_health
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state.leases import holder
 from datasync_pipeline.sync.probe import APP, HUBSPOT, format_time, iso_time
+from datasync_pipeline.vocabulary import ChangeCapture
 
 sync_app = typer.Typer(help="List the syncs; disable, re-enable or delete one.", no_args_is_help=True)
 NameArgument = typer.Argument(..., help="the sync's name in datasync.yaml")
@@ -66,6 +71,38 @@ def list_syncs(
             f"{row['excluded']:,}",
         )
     Console().print(table)
+
+
+@sync_app.command("prepare")
+def prepare(
+    name: str = NameArgument,
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a line"),
+    config_path: Path | None = ConfigOption,
+) -> None:
+    """Create what the sync needs in the app before it runs: the change log and its trigger for `changes: trigger`
+    (PostgreSQL). Safe to run again."""
+    from datasync_pipeline.connectors.sql import change_log
+
+    config = load_or_exit(config_path)
+    sync = _sync(config, name)
+    if sync.table is None or sync.table.changes != ChangeCapture.TRIGGER:
+        _say(as_json, {"sync": sync.name, "status": "nothing_to_prepare"},
+             f"{sync.name}: nothing to prepare: its app side finds changes by time (set `changes: trigger` in its table "
+             "for a change log, PostgreSQL only)")
+        return
+    engine = _app_engine_or_exit(config, sync)
+    try:
+        prepared = change_log.prepare(engine, sync_name=sync.name, table=sync.table.name, schema=sync.table.schema_name,
+                                      key=sync.table.key)
+    except DatasyncError as error:
+        _fail(as_json, sync.name, str(error))
+    finally:
+        engine.dispose()
+    status = "created" if prepared.created else "already_prepared"
+    done = "created" if prepared.created else "already in place (re-created the same)"
+    _say(as_json, {"sync": sync.name, "status": status, "change_log": prepared.log},
+         f"{sync.name}: change log {prepared.log} and its trigger on table {sync.table.name!r} {done}: "
+         "changes are read from it from the next run on")
 
 
 @sync_app.command("disable")
@@ -114,10 +151,13 @@ def delete(
             "its record outcomes; records in HubSpot and in the app stay as they are.",
             abort=True,
         )
+    dropped = _drop_change_log(config, sync)
     removed = store.forget_sync(sync.name)
     typer.echo(f"{sync.name} deleted from the state store:")
     for table_name, count in removed.items():
         typer.echo(f"  {STATE_LABELS.get(table_name, table_name)}: {count:,} removed")
+    if dropped is not None:
+        typer.echo(f"  change log {dropped.log} with its trigger and function: {'dropped' if dropped.existed else 'not there'}")
     where = resolve_config_path(config_path) or "the configuration"
     typer.echo(f"Now remove the sync named {sync.name} from {where}; until then a first sync would start it afresh.")
 
@@ -144,6 +184,52 @@ def run_now(
     if not report.success:
         typer.echo(f"the run failed: {report.failure or 'see its failed step'} (run {report.run_id} in the Dagster UI)", err=True)
         raise typer.Exit(1)
+
+
+def _drop_change_log(config: DatasyncConfig, sync: SyncSpec):
+    """Drop the sync's change log in the app (where it says ``changes: trigger``) before its state goes: a delete that
+    cannot reach the app stops here, with the state kept, rather than leave a trigger logging for a forgotten sync."""
+    from datasync_pipeline.connectors.sql import change_log
+
+    if sync.table is None or sync.table.changes != ChangeCapture.TRIGGER:
+        return None
+    engine = _app_engine_or_exit(config, sync)
+    try:
+        return change_log.drop(engine, sync_name=sync.name, table=sync.table.name, schema=sync.table.schema_name)
+    except DatasyncError as error:
+        _fail(False, sync.name, f"{error} (nothing was deleted)")
+    finally:
+        engine.dispose()
+
+
+def _app_engine_or_exit(config: DatasyncConfig, sync: SyncSpec):
+    import sqlalchemy as sa
+
+    connection = config.connections.get(sync.app)
+    if not isinstance(connection, SqlConnection):
+        typer.echo(f"{sync.name}: `changes: trigger` needs a SQL app; {sync.app!r} is not one", err=True)
+        raise typer.Exit(2)
+    try:
+        return sa.create_engine(resolve(connection.url, where=f"connections.{sync.app}.url"))
+    except MissingVariable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    except (sa.exc.ArgumentError, ModuleNotFoundError) as error:
+        typer.echo(f"{sync.name}: cannot open the app database of connection {sync.app!r}: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _say(as_json: bool, payload: dict[str, Any], line: str) -> None:
+    typer.echo(json.dumps(payload) if as_json else line)
+
+
+def _fail(as_json: bool, sync_name: str, message: str):
+    line = message.splitlines()[0] if message else "failed"
+    if as_json:
+        typer.echo(json.dumps({"sync": sync_name, "status": "refused", "error": line}))
+    else:
+        typer.echo(line, err=True)
+    raise typer.Exit(1)
 
 
 def _describe(config: DatasyncConfig, sync: SyncSpec, store: StateStore) -> dict[str, Any]:

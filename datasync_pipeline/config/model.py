@@ -18,7 +18,7 @@ from datasync_pipeline.connectors.hubspot.config import HubSpotConnection, Sandb
 from datasync_pipeline.connectors.registry import connection_union, kind_of
 from datasync_pipeline.connectors.sql.config import SqlConnection
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, ValueType
-from datasync_pipeline.vocabulary import Direction, Side
+from datasync_pipeline.vocabulary import ChangeCapture, Direction, Side
 
 __all__ = ["ENV_REFERENCE", "Direction", "HubSpotConnection", "SandboxSpec", "Side", "SqlConnection", "StrictModel"]
 
@@ -38,6 +38,9 @@ class AppTable(StrictModel):
     updated_at: str | None = "updated_at"
     soft_delete: str | None = None
     external_id: str | None = Field(default="hubspot_id", description="column keeping the linked HubSpot id; makes app creates idempotent")
+    changes: ChangeCapture = Field(default=ChangeCapture.UPDATED_AT, description="how changes are found: updated_at (the "
+                                   "high-water mark, any database) or trigger (a change log kept by a trigger, Postgres; "
+                                   "`datasync sync prepare NAME` creates it)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

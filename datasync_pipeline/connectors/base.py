@@ -127,6 +127,11 @@ class AppConnector(Protocol):
         """Up to ``limit`` records changed strictly after ``since`` (deleted ones included), as (id, time), and
         whether that is all of them. Cheap: the sensor asks it every tick."""
 
+    def changes_synced(self) -> None:
+        """The run's checkpoint has written what it read and advanced the watermarks: a connector that keeps its own
+        change position (the SQL change log) moves it past what this run read; the others do nothing. Never called
+        by a dry run or a failed run, so their changes are read again."""
+
     # --- mapping checks ----------------------------------------------------------------------------------
     def value_types(self) -> Mapping[str, FieldType]:
         """Per app field that exists, the kind of value it holds; a mapping to a field that cannot hold its values

@@ -46,6 +46,7 @@ def checkpoint(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, matched: Ma
                             newest_app_deletion=matched.deletions.newest_app_deletion)
     store.advance_watermarks(sync.name, marks, run_id=run_id)
     metadata.update(record_trailing_pass(step, hubspot, app, plan))
+    step.app().changes_synced()  # a change log the app keeps is consumed only now that its changes are written
     # Past this run's own writes when nothing else changed: no run follows that finds only them.
     settle_past_own_writes(store, sync.name, Side.HUBSPOT, hubspot_lister(step.client, sync.object), run_id=run_id)
     settle_past_own_writes(store, sync.name, Side.APP, app_lister(step.app()), run_id=run_id)

@@ -162,3 +162,69 @@ def test_delete_is_refused_while_a_run_holds_the_syncs_lease(config_file: Path, 
     lease.release()
     assert CliRunner().invoke(app, ["sync", "delete", "contacts", "--yes", "--config", str(config_file)]).exit_code == 0
     assert store.pair_count("contacts") == 0
+
+
+# --- prepare: the change log of `changes: trigger` (PostgreSQL) ------------------------------------------------
+
+TRIGGER_CONFIG = """
+connections:
+  hubspot: {{kind: hubspot, sandbox: {{path: "{home}/sandbox.sqlite"}}}}
+  erp: {{kind: sql, url: "{url}"}}
+state: {{url: "sqlite:///{home}/state.sqlite"}}
+syncs:
+  - {{name: contacts, object: contacts, app: erp, table: {{name: customers, changes: trigger}}}}
+"""
+
+
+def _trigger_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "trigger.yaml"
+    path.write_text(TRIGGER_CONFIG.format(home=tmp_path, url=url))
+    return path
+
+
+@pytest.mark.postgres
+def test_prepare_creates_the_change_log_once_and_delete_drops_it(tmp_path, postgres_url):
+    import sqlalchemy as sa
+
+    from datasync_pipeline.connectors.sql import SqlTableSpec, create_app_table
+
+    engine = sa.create_engine(postgres_url)
+    create_app_table(engine, SqlTableSpec(table="customers", key_column="id", columns=["email"], external_id_column="hubspot_id"),
+                     {"email": sa.String(320)})
+    config = _trigger_config(tmp_path, postgres_url)
+
+    first = invoke("prepare", "contacts", "--config", str(config))
+    again = invoke("prepare", "contacts", "--config", str(config), "--json")
+
+    assert first.exit_code == 0, first.output
+    assert first.output.count("\n") == 1 and "datasync_changes_contacts" in first.output and "created" in first.output
+    assert again.exit_code == 0 and json.loads(again.output)["status"] == "already_prepared"
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM pg_trigger WHERE tgname = 'datasync_changes_contacts'")).scalar() == 1
+
+    deleted = invoke("delete", "contacts", "--yes", "--config", str(config))
+
+    assert deleted.exit_code == 0, deleted.output
+    assert "change log" in deleted.output and "dropped" in deleted.output
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM pg_trigger WHERE tgname = 'datasync_changes_contacts'")).scalar() == 0
+        assert connection.execute(sa.text("SELECT to_regclass('datasync_changes_contacts')")).scalar() is None
+    engine.dispose()
+
+
+def test_prepare_refuses_sqlite_in_one_line_naming_the_cause_and_the_fix(tmp_path):
+    config = _trigger_config(tmp_path, f"sqlite:///{tmp_path}/app.sqlite")
+
+    result = invoke("prepare", "contacts", "--config", str(config))
+    as_json = invoke("prepare", "contacts", "--config", str(config), "--json")
+
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "needs PostgreSQL and this app database is sqlite" in result.output and "changes: updated_at" in result.output
+    assert as_json.exit_code == 1 and json.loads(as_json.output)["status"] == "refused"
+
+
+def test_prepare_has_nothing_to_do_for_a_sync_read_by_time(config_file, store):
+    result = invoke("prepare", "contacts", "--config", str(config_file))
+
+    assert result.exit_code == 0 and "nothing to prepare" in result.output

@@ -173,6 +173,9 @@ class HubSpotSide:
                 archived[str(record["id"])] = stamp
         return archived
 
+    def changes_synced(self) -> None:
+        """A portal keeps no change position of datasync's: its changes are found by time."""
+
     # --- the change probe --------------------------------------------------------------------------------
     def newest_changes(self, since: datetime, *, limit: int) -> tuple[list[tuple[str, datetime]], bool]:
         """Up to ``limit`` records changed strictly after ``since``, newest first, and whether that is all of them.

@@ -4,6 +4,12 @@
 frames (``connectors/base.py``): it renames columns to the sync's field names, types association keys, keeps
 the linked HubSpot id in the external-id column (which makes creates idempotent), and answers the sensor's
 probe with one query on ``updated_at``. Nothing outside ``connectors/sql`` knows the app is SQL.
+
+A table with ``changes: trigger`` (Postgres) reads its sync's change log beside ``updated_at`` (``change_log.py``):
+the changed records are those found by time *and* those with an entry in the log, whatever their ``updated_at``
+(a transaction committed after the overlap); a row gone or marked deleted with an entry in the log is a deletion
+found by this run, not by the hourly reconciling one. The log adds to the time read, never replaces it, so the
+changes made before the log existed are read too. ``changes_synced`` consumes what the run read.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import sqlalchemy as sa
 
 from datasync_pipeline.connectors.base import REFERENCE, FieldType, SideBinding, WriteResult
 from datasync_pipeline.connectors.sql import timestamps
+from datasync_pipeline.connectors.sql.change_log import ChangeLog
 from datasync_pipeline.connectors.sql.connector import SqlConnector
 from datasync_pipeline.connectors.sql.database_errors import translate_connection_errors
 from datasync_pipeline.connectors.sql.frames import engine_frame
 from datasync_pipeline.connectors.sql.spec import SqlTableSpec
 from datasync_pipeline.connectors.sql.value_types import field_types
 from datasync_pipeline.errors import DatasyncError
+from datasync_pipeline.vocabulary import ChangeCapture
 
 
 class SqlSide:
@@ -38,7 +46,14 @@ class SqlSide:
             table=table.name, schema=table.schema_name, key_column=table.key, columns=binding.app_fields,
             updated_at_column=table.updated_at, soft_delete_column=table.soft_delete, external_id_column=table.external_id,
         )
-        self.rows = SqlConnector(url_or_engine, spec)
+        by_trigger = getattr(table, "changes", ChangeCapture.UPDATED_AT) == ChangeCapture.TRIGGER
+        self.rows = SqlConnector(url_or_engine, spec, writing_sync=binding.sync_name if by_trigger else None)
+        try:
+            self.change_log = ChangeLog(self.rows.engine, sync_name=binding.sync_name, table=table.name,
+                                        schema=table.schema_name) if by_trigger else None
+        except BaseException:
+            self.rows.close()
+            raise
 
     def __enter__(self) -> SqlSide:
         return self
@@ -61,10 +76,20 @@ class SqlSide:
         return engine_frame(rows, self.binding, self.table)
 
     def read_all(self) -> pd.DataFrame:
+        if self.change_log is not None:
+            self.change_log.pin()  # every entry below the horizon is in this read: the checkpoint consumes them
         return self._frame(self.rows.read_all())
 
     def read_changed_since(self, since: datetime) -> pd.DataFrame:
-        return self._frame(self.rows.read_changed_since(since))
+        if self.change_log is None:
+            return self._frame(self.rows.read_changed_since(since))
+        logged = self.change_log.changes()  # pins the horizon before the rows are read: they are at least as new
+        by_time = self.rows.read_changed_since(since)
+        key = self.table.key
+        read = set(by_time[key])
+        by_log = self.rows.read_keys([record_key for record_key in logged if record_key not in read])
+        rows = pd.concat([by_time, by_log], ignore_index=True) if len(by_log) else by_time
+        return self._frame(rows)
 
     def read_by_ids(self, record_ids: Iterable[str]) -> pd.DataFrame:
         return self._frame(self.rows.read_keys(record_ids))
@@ -81,13 +106,36 @@ class SqlSide:
         return self.rows.read_deleted(record_ids)
 
     def deleted_since(self, since: datetime) -> dict[str, datetime]:
-        return {key: stamp.to_pydatetime() for key, stamp in self.rows.read_soft_deleted_stamps_since(since).items()}
+        """Rows soft-deleted since ``since``; with a change log also every logged row now gone or marked deleted,
+        at the time of its last entry (a hard delete, a deletion committed after the overlap)."""
+        found = {key: stamp.to_pydatetime() for key, stamp in self.rows.read_soft_deleted_stamps_since(since).items()}
+        if self.change_log is not None:
+            logged = self.change_log.changes()
+            for key in self.rows.read_deleted([key for key in logged if key not in found]):
+                found[key] = logged[key][1]
+        return found
+
+    def changes_synced(self) -> None:
+        """The run's checkpoint has written what it read: the change log's entries it read are consumed."""
+        if self.change_log is not None:
+            self.change_log.consume()
 
     # --- the change probe --------------------------------------------------------------------------------
     def newest_changes(self, since: datetime, *, limit: int) -> tuple[list[tuple[str, datetime]], bool]:
         """The newest rows (soft-deleted ones included: a deletion is a change) with ``updated_at`` after ``since``:
         ``(key, updated_at)`` newest first, at most ``limit`` of them, and whether they are all there are (one row
-        more is read to know)."""
+        more is read to know). With a change log, also the rows with an entry not yet consumed, whatever their
+        ``updated_at``, at the time of their last entry."""
+        by_time, complete = self._newest_by_time(since, limit=limit)
+        if self.change_log is None:
+            return by_time, complete
+        logged, log_complete = self.change_log.newest(limit)
+        known = dict(by_time)
+        merged = by_time + [(key, stamp) for key, stamp in logged if key not in known]
+        merged.sort(key=lambda change: change[1], reverse=True)
+        return merged[:limit], complete and log_complete and len(merged) <= limit
+
+    def _newest_by_time(self, since: datetime, *, limit: int) -> tuple[list[tuple[str, datetime]], bool]:
         table = self.rows.app_table
         column = table.updated_at
         if column is None:

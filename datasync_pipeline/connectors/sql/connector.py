@@ -27,9 +27,11 @@ class SqlConnector:
 
     ``url_or_engine`` is any SQLAlchemy URL (Postgres, MySQL, SQLite) or a ready engine. Raises
     ``DatasyncError`` (``SqlSchemaError`` for a missing table or column) when the table cannot be used.
+    ``writing_sync``: the sync whose change-log trigger should not log these writes (``change_log.py``).
     """
 
-    def __init__(self, url_or_engine: str | sa.URL | sa.Engine, spec: SqlTableSpec, batch_size: int = 1000) -> None:
+    def __init__(self, url_or_engine: str | sa.URL | sa.Engine, spec: SqlTableSpec, batch_size: int = 1000, *,
+                 writing_sync: str | None = None) -> None:
         self._owns_engine = not isinstance(url_or_engine, sa.Engine)
         self.engine = sa.create_engine(url_or_engine) if self._owns_engine else url_or_engine
         self.spec = spec
@@ -40,7 +42,7 @@ class SqlConnector:
             self.close()
             raise
         self._reader = SqlReader(self.engine, self.app_table)
-        self._writer = SqlWriter(self.engine, self.app_table, batch_size)
+        self._writer = SqlWriter(self.engine, self.app_table, batch_size, writing_sync=writing_sync)
         self.batch_size = batch_size
 
     def __repr__(self) -> str:

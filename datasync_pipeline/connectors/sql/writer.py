@@ -9,6 +9,9 @@ transactions instead of 1,000, and needs no SAVEPOINT (which pysqlite does not h
 Creates are idempotent when the table keeps the HubSpot id (``external_id_column``): a row whose
 external id is already present updates that row instead of inserting another, so a rerun after a
 crash creates no duplicates. This is checked by query, so it works without a unique constraint.
+
+A writer told the sync it writes for (``writing_sync``) names it in each transaction, so that the sync's change-log
+trigger (``change_log.py``) does not take its own writes for changes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlalchemy.exc as sa_exc
 
 from datasync_pipeline.connectors.sql import timestamps
 from datasync_pipeline.connectors.sql.batching import batched
+from datasync_pipeline.connectors.sql.change_log import mark_own_writes
 from datasync_pipeline.connectors.sql.database_errors import is_connection_problem, masked_url, record_error, translate_connection_errors
 from datasync_pipeline.connectors.sql.results import WriteResult
 from datasync_pipeline.connectors.sql.schema import AppTable
@@ -49,10 +53,11 @@ _Unit = Callable[[sa.Connection, list[_PendingRow]], WriteResult]
 class SqlWriter:
     """The write side of the SQL connector for one table."""
 
-    def __init__(self, engine: sa.Engine, app_table: AppTable, batch_size: int) -> None:
+    def __init__(self, engine: sa.Engine, app_table: AppTable, batch_size: int, *, writing_sync: str | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._engine = engine
+        self._writing_sync = writing_sync
         self._app = app_table
         self._batch_size = batch_size
         # app key -> the updated_at this writer's last committed write of the row left (see WriteResult.stamped)
@@ -143,6 +148,7 @@ class SqlWriter:
                 continue
             with translate_connection_errors(self._engine, f"restoring rows of {self._app.name!r}"):
                 with self._engine.begin() as connection:
+                    mark_own_writes(connection, self._writing_sync)
                     found = list(connection.execute(sa.select(key).where(key.in_(coerced), sa.not_(self._app.live_condition()))).scalars())
                     if found:
                         values = {column.name: cleared}
@@ -163,6 +169,7 @@ class SqlWriter:
         try:
             with translate_connection_errors(self._engine, f"writing to table {self._app.name!r}"):
                 with self._engine.begin() as connection:
+                    mark_own_writes(connection, self._writing_sync)
                     return unit(connection, rows)
         except sa_exc.SQLAlchemyError as exc:
             if is_connection_problem(exc):

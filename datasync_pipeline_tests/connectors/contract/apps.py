@@ -44,6 +44,7 @@ class AppUnderTest(Protocol):
     company_field: str | None  # what an ``AssociationSpec(object="companies")`` names as its ``app_column`` (None: the app keeps associations itself)
     keeps_deleted_records: bool  # soft deletes or archives, which deleted_since and newest_changes see
     refusals: Sequence[Refusal]  # at least one
+    reports_unsynced_changes: bool  # a change log: a change no run has synced is reported whatever its time
 
     def connector(self, binding: SideBinding) -> AppConnector:
         """A new connector on the app for this binding, closed when the test ends."""
@@ -90,7 +91,7 @@ class SqlApp:
     fields = SQL_FIELDS
     company_field = "company_id"
 
-    def __init__(self, name: str, url: str, *, soft_delete: str | None) -> None:
+    def __init__(self, name: str, url: str, *, soft_delete: str | None, changes: str = "updated_at") -> None:
         self.name, self.url = name, url
         self.engine = sa.create_engine(url)
         self.dialect = self.engine.dialect.name
@@ -105,8 +106,15 @@ class SqlApp:
         )
         self.companies.create(self.engine)
         self.table = AppTable(
-            name="customers", key="id", updated_at="updated_at", external_id="hubspot_id", soft_delete=soft_delete,
+            name="customers", key="id", updated_at="updated_at", external_id="hubspot_id", soft_delete=soft_delete, changes=changes,
         )
+        self.change_log = None
+        self.reports_unsynced_changes = changes == "trigger"
+        if changes == "trigger":  # the sync's change log (connectors/sql/change_log.py), as `datasync sync prepare` makes it
+            from datasync_pipeline.connectors.sql import change_log
+
+            change_log.prepare(self.engine, sync_name=SYNC_NAME, table="customers", schema=None, key="id")
+            self.change_log = change_log.object_name(SYNC_NAME)
         self.soft_delete_column = soft_delete
         self.keeps_deleted_records = soft_delete is not None
         self.refusals = [Refusal({"email": None}, ErrorCategory.MISSING_REQUIRED_FIELD, "email is NOT NULL")]
@@ -135,7 +143,10 @@ class SqlApp:
         ]
         with self.engine.begin() as connection:
             statement = sa.insert(self.customers).returning(self.customers.c.id)
-            return [str(connection.execute(statement, row).scalar_one()) for row in rows]
+            ids = [str(connection.execute(statement, row).scalar_one()) for row in rows]
+            if self.change_log:  # seeded records stand for records an earlier run synced: their entries are consumed
+                connection.execute(sa.text(f"DELETE FROM {self.change_log}"))
+            return ids
 
     def edit(self, record_id: str, values: Mapping[str, Any]) -> datetime:
         columns = {SQL_FIELDS[name]: value for name, value in values.items()}
@@ -189,6 +200,7 @@ class HubSpotApp:
     fields = HUBSPOT_FIELDS
     company_field = None  # a portal keeps associations itself
     keeps_deleted_records = True
+    reports_unsynced_changes = False
     refusals = (Refusal({"email": "not-an-email"}, ErrorCategory.INVALID_EMAIL, "HubSpot validates contact emails"),)
 
     def __init__(self, url: str, token: str, control_token: str) -> None:

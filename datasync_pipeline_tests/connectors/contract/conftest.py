@@ -53,6 +53,13 @@ def sql_postgres_app(postgres_url: str) -> Iterator[SqlApp]:
 
 
 @pytest.fixture
+def sql_postgres_trigger_app(postgres_url: str) -> Iterator[SqlApp]:
+    app = SqlApp("sql-postgres-trigger", postgres_url, soft_delete="deleted_at", changes="trigger")
+    yield app
+    app.close()
+
+
+@pytest.fixture
 def hubspot_sandbox_app(served_sandbox) -> Iterator[HubSpotApp]:
     app = HubSpotApp(served_sandbox.url, served_sandbox.token, served_sandbox.control_token)
     yield app
@@ -63,9 +70,10 @@ APPS = {
     "sql-sqlite": "sql_sqlite_app",
     "sql-sqlite-hard-deletes": "sql_sqlite_hard_deletes_app",
     "sql-postgres": "sql_postgres_app",
+    "sql-postgres-trigger": "sql_postgres_trigger_app",
     "hubspot-sandbox": "hubspot_sandbox_app",
 }
-_MARKS = {"sql-postgres": [pytest.mark.postgres]}
+_MARKS = {"sql-postgres": [pytest.mark.postgres], "sql-postgres-trigger": [pytest.mark.postgres]}
 
 
 @pytest.fixture(params=[pytest.param(name, marks=_MARKS.get(name, []), id=name) for name in APPS])

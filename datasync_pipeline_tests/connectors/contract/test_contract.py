@@ -273,7 +273,12 @@ def test_deleted_since_reports_soft_deletes_from_the_time_on(app: AppUnderTest, 
 
     assert {key: as_utc(stamp) for key, stamp in contacts.deleted_since(T0).items()} == {ada: deleted_at}
     assert {key: as_utc(stamp) for key, stamp in contacts.deleted_since(deleted_at).items()} == {ada: deleted_at}
-    assert contacts.deleted_since(deleted_at + timedelta(milliseconds=1)) == {}
+    later = contacts.deleted_since(deleted_at + timedelta(milliseconds=1))
+    if app.reports_unsynced_changes:
+        # A change log reports a deletion no run has synced yet whatever the time asked: a late commit must not hide.
+        assert set(later) == {ada}
+    else:
+        assert later == {}
 
 
 def test_deleted_since_is_empty_where_the_app_keeps_no_deleted_records(app: AppUnderTest, contacts: AppConnector):
