@@ -41,7 +41,7 @@ def checkpoint(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, matched: Ma
     record_validation(store, sync, matched, run_id=run_id)
     failed = store.failed_records(sync.name, run_id=run_id)
     committed = commit_pair_values(store, sync.name, plan, failed=failed)
-    overlaps = {Side.HUBSPOT: step.settings.hubspot_overlap, Side.APP: step.settings.app_overlap}
+    overlaps = {side: step.overlap(side) for side in Side}
     marks = next_watermarks(step.started, {Side.HUBSPOT: hubspot, Side.APP: app}, overlaps,
                             newest_app_deletion=matched.deletions.newest_app_deletion)
     store.advance_watermarks(sync.name, marks, run_id=run_id)

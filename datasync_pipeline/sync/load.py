@@ -37,17 +37,17 @@ def load_step(step: Step, side: Side, plan: MergePlan) -> dict[str, Any]:
     The HubSpot load logs the plan's conflicts first: before either side is written, so a crash between the loads
     and the checkpoint cannot lose them (a rerun finds the pair converged and sees no conflict any more).
     """
-    calls = ApiCalls(step.client) if side is Side.HUBSPOT else None
-    logged = {}
+    to_hubspot = side is Side.HUBSPOT
+    calls = ApiCalls(step.client) if to_hubspot else None
+    logged = 0
     if not step.dry_run:
         step.before_writing()
-        if side is Side.HUBSPOT:
-            logged = {"datasync/conflicts_logged": step.store.record_conflicts(step.sync.name, plan.conflicts, run_id=step.run_id)}
+        if to_hubspot:
+            logged = step.store.record_conflicts(step.sync.name, plan.conflicts, run_id=step.run_id)
     outcome = load(side, step.writer(side), step.store, step.sync, step.mappings, plan, dry_run=step.dry_run, run_id=step.run_id,
                    log=step.log)
-    if side is Side.HUBSPOT and step.dry_run:
-        logged = {"datasync/conflicts_logged": 0}
-    return {**outcome.metadata(), **logged, **(calls.metadata() if calls else {})}
+    extra = {"datasync/conflicts_logged": logged, **calls.metadata()} if calls else {}
+    return {**outcome.metadata(), **extra}
 
 
 def load(

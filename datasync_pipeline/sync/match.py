@@ -30,7 +30,7 @@ from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import OBJECT_TYPES, Identity, ResolvedMapping
 from datasync_pipeline.state import pending
 from datasync_pipeline.state.store import released_app_id
-from datasync_pipeline.sync import extract as changes
+from datasync_pipeline.sync import extract
 from datasync_pipeline.sync.step import ApiCalls, Step, prefixed
 from datasync_pipeline.sync.merges import follow_merges
 from datasync_pipeline.sync.translate import unmapped_rows
@@ -187,8 +187,8 @@ def match_changes(
 
     new_hubspot = hubspot[~hubspot["record_id"].isin(touched["hubspot_id"])]
     new_app = app[~app["record_id"].isin(touched["app_id"])]
-    hubspot_candidates, hubspot_taken = _unlinked(store, sync, changes.lookup_in_hubspot(client, sync, mappings, new_app), "hubspot_id", exclude=hubspot)
-    app_candidates, app_taken = _unlinked(store, sync, changes.lookup_in_app(connector, sync, mappings, new_hubspot), "app_id", exclude=app)
+    hubspot_candidates, hubspot_taken = _unlinked(store, sync, extract.lookup_in_hubspot(client, sync, mappings, new_app), "hubspot_id", exclude=hubspot)
+    app_candidates, app_taken = _unlinked(store, sync, extract.lookup_in_app(connector, sync, mappings, new_hubspot), "app_id", exclude=app)
     # A new record whose identity a linked pair already holds is a duplicate on its own side, as in the first sync.
     linked_app = app[app["record_id"].isin(touched["app_id"])]
     linked_hubspot = hubspot[hubspot["record_id"].isin(touched["hubspot_id"])]
@@ -301,7 +301,7 @@ def _find_deletions(sync: SyncSpec, store, client, connector, *, app_watermark, 
     changes. A hard delete in the app leaves nothing to read among the changes: every link is checked
     (one SQL query per 1,000 links, no HubSpot call) in the reconciling runs only.
     """
-    archived = changes.archived_in_hubspot(client, sync.object)
+    archived = extract.archived_in_hubspot(client, sync.object)
     linked_archived = store.last_values(sync.name, hubspot_ids=archived)
     in_hubspot = linked_archived.loc[linked_archived["status"] == SYNCED, "hubspot_id"].tolist()
     soft_deleted = connector.deleted_since(app_watermark - app_overlap)

@@ -82,11 +82,14 @@ class Step:
         return trailing.trailing_read_from(self.store.engine, self.sync.name, now=self.started, window=window,
                                            every=timedelta(seconds=self.settings.trailing_every_seconds))
 
+    def overlap(self, side: Side) -> timedelta:
+        """How far before its watermark a change read of ``side`` starts (search indexes late; commits land late)."""
+        return self.settings.hubspot_overlap if side is Side.HUBSPOT else self.settings.app_overlap
+
     def read_from(self, side: Side) -> tuple[datetime, datetime]:
         """(where this run's change read of ``side`` starts, where a fast read would have started): the watermark less
         the overlap, or earlier when a trailing pass is due. Records modified before the second are late candidates."""
-        overlap = self.settings.hubspot_overlap if side is Side.HUBSPOT else self.settings.app_overlap
-        fast = self.watermark(side) - overlap
+        fast = self.watermark(side) - self.overlap(side)
         trailing_from = self.trailing_from()
         return (min(fast, trailing_from) if trailing_from is not None else fast), fast
 
