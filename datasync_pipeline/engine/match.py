@@ -32,10 +32,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import infer_dtype
 
 from datasync_pipeline.engine.filters import IN_FILTERS
-from datasync_pipeline.engine.normalize import blank_to_none, email_key, object_array, valid_email_mask
+from datasync_pipeline.engine.normalize import blank_to_none, email_key, email_key_text, object_array, valid_email_mask, valid_emails
+from datasync_pipeline.engine.text_kernels import POOL
 from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.objects.catalogue import Identity
 
@@ -136,10 +139,8 @@ def match_records(
     hubspot_has_email, app_has_email = np.zeros(len(hubspot), dtype=bool), np.zeros(len(app), dtype=bool)
     without_identity = [_empty_excluded(), _empty_excluded()]
     if identity is Identity.EMAIL:
-        hubspot_codes, app_codes, addresses = _joint_codes(_email_keys(hubspot), _email_keys(app))
+        hubspot_codes, app_codes, addresses, verdicts = _email_codes(hubspot, app)
         hubspot_has_email, app_has_email = hubspot_codes >= 0, app_codes >= 0
-        # Each distinct address is checked once, whichever sides hold it.
-        verdicts = valid_email_mask(pd.Series(addresses, dtype=object)).to_numpy()
         hubspot_valid, app_valid = _code_flags(verdicts, hubspot_codes), _code_flags(verdicts, app_codes)
         hubspot_part, hubspot_cleared, without_identity[0] = _require_valid_email(hubspot, "hubspot", hubspot_codes, hubspot_valid, allow_contacts_without_email)
         app_part, app_cleared, without_identity[1] = _require_valid_email(app, "app", app_codes, app_valid, allow_contacts_without_email)
@@ -247,6 +248,22 @@ def match_records(
 
 def _email_keys(frame: pd.DataFrame) -> pd.Series:
     return email_key(frame["email"]) if "email" in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _email_codes(hubspot: pd.DataFrame, app: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, object, np.ndarray]:
+    """``_joint_codes`` of both sides' email keys, and whether each distinct address is valid (checked once, whichever sides hold it).
+
+    Text columns go through Arrow kernels (``email_key_text``; the distinct addresses stay Arrow text);
+    anything else through ``email_key``.
+    """
+    hubspot_keys = email_key_text(hubspot["email"].to_numpy()) if "email" in hubspot else pa.nulls(len(hubspot), pa.string())
+    app_keys = email_key_text(app["email"].to_numpy()) if "email" in app else pa.nulls(len(app), pa.string())
+    if hubspot_keys is None or app_keys is None:
+        hubspot_codes, app_codes, addresses = _joint_codes(_email_keys(hubspot), _email_keys(app))
+        return hubspot_codes, app_codes, addresses, valid_email_mask(pd.Series(addresses, dtype=object)).to_numpy()
+    encoded = pc.dictionary_encode(pa.concat_arrays([hubspot_keys, app_keys], memory_pool=POOL), memory_pool=POOL)
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.intp)
+    return codes[:len(hubspot)], codes[len(hubspot):], encoded.dictionary, valid_emails(encoded.dictionary)
 
 
 def _joint_codes(hubspot_key: pd.Series, app_key: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -498,7 +515,7 @@ def _explained_by_one_side(identity: Identity, keys: list, hubspot: pd.DataFrame
     hubspot_now, app_now, hubspot_before, app_before = [], [], [], []
     for (hubspot_codes, app_codes, distinct), hubspot_key, app_key in zip(keys, hubspot_base, app_base):
         # The keys then, coded like the keys now: the distinct keys come first, so their codes stay.
-        codes, _ = pd.factorize(np.concatenate([distinct, hubspot_key, app_key]))
+        codes, _ = pd.factorize(np.concatenate([np.asarray(distinct, dtype=object), hubspot_key, app_key]))
         hubspot_before.append(codes[len(distinct):len(distinct) + len(hubspot_key)])
         app_before.append(codes[len(distinct) + len(hubspot_key):])
         hubspot_now.append(hubspot_codes[hubspot_rows])

@@ -7,10 +7,15 @@ can be (``str.strip`` called unbound, None tested first), because at a million v
 in it counts: the unbound method refuses anything that is not a ``str`` (NaN, ``pd.NA``) with a
 ``TypeError``, and such a column takes a per-value loop that handles those. Anything else (numbers,
 dates, mixed columns) takes the general pandas conversion, so the result is the same either way.
-(An Arrow string array was measured as no faster here: the values arrive as Python ``str``
-objects and leave as them, and the conversions each way cost about what the strip costs.)
+(An Arrow string array was measured as no faster for these columns: the values arrive as Python
+``str`` objects and leave as them, and the conversions each way cost about what the strip costs.)
 The ``*_values`` functions are the same operations on numpy arrays, for callers that work in
 steps of a few thousand values.
+
+Email keys are the exception: they never need to leave as objects (they are hashed into codes and
+checked), so ``email_key_text`` gives them as Arrow text, and ``surely_valid_emails`` checks a
+million distinct addresses with one RE2 pass (``text_kernels``). The Python forms (``email_key``,
+``_surely_valid``) stay for values Arrow does not take, and decide the same.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from functools import lru_cache
 import email_validator
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
-from pandas.api.types import infer_dtype
 
+from datasync_pipeline.engine import text_kernels
+from datasync_pipeline.engine.text_kernels import arrow_text, flags, is_text
 from datasync_pipeline.objects.catalogue import ValueType
 
 
@@ -34,11 +42,6 @@ def object_array(values: list) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
-
-
-def is_text(values: np.ndarray) -> bool:
-    """Whether every value is a ``str`` or missing (None, NaN, pd.NA): the fast paths' case."""
-    return values.dtype == object and infer_dtype(values, skipna=True) in ("string", "empty")
 
 
 class _NotText(Exception):
@@ -188,6 +191,12 @@ def email_key(series: pd.Series) -> pd.Series:
     return comparable(series, ValueType.EMAIL)
 
 
+def email_key_text(values: np.ndarray) -> pa.Array | None:
+    """``email_key`` of an array of values as Arrow text, null where there is none; None when ``arrow_text`` does not take them."""
+    raw = arrow_text(values)
+    return None if raw is None else text_kernels.blank_to_null(text_kernels.lowered(text_kernels.stripped(raw)))
+
+
 @lru_cache(maxsize=100_000)
 def is_valid_email(address: str) -> bool:
     """email-validator's verdict on the syntax alone (no DNS): the authority on what is valid."""
@@ -198,59 +207,56 @@ def is_valid_email(address: str) -> bool:
     return True
 
 
-def _surely_valid_address() -> str:
-    """A regular expression of plain ASCII addresses that email-validator accepts, decided without calling it.
+# A plain ASCII address that email-validator accepts, decided without calling it; one pattern that
+# Python's re and RE2 (Arrow's regex kernels) read alike: no lookaround, no possessive quantifier.
+# Conservative on purpose: anything unusual (quotes, non-ASCII, upper-case or Punycode domains, ``--``
+# in the domain) does not match and goes to email-validator, and neither does an address longer than
+# 64 characters or one under a special-use domain (``_SPECIAL_USE_END``). What matches, within those
+# bounds, passes each of its syntax checks: a dot-atom local part of RFC 5322 atext; a domain of at
+# least two labels of letters and digits with single inner hyphens (so shorter than 63 characters
+# each), ending in an all-letter top-level label.
+_ATEXT = r"a-zA-Z0-9!#$%&'*+/=?^_`{|}~-"
+_LABEL = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+SURELY_VALID_EMAIL = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+[a-z]{{2,63}}"
+SURELY_VALID_LENGTHS = (3, 64)
+_SPECIAL_USE_END = rf"[.@](?:{'|'.join(re.escape(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)})$"
+_SURELY_VALID, _SPECIAL_USE = re.compile(SURELY_VALID_EMAIL), re.compile(_SPECIAL_USE_END)
 
-    Conservative on purpose: anything unusual (quotes, non-ASCII, upper-case or Punycode domains,
-    ``--`` in the domain, a special-use domain, over 64 characters) does not match and goes to
-    email-validator. What matches passes each of its syntax checks: a dot-atom local part of
-    RFC 5322 atext; a domain of at least two labels of letters and digits with single inner
-    hyphens (so shorter than 63 characters each), ending in an all-letter top-level label.
-    Possessive quantifiers keep it from backtracking. It never crosses a line end.
+
+def _surely_valid(address: str) -> bool:
+    """``SURELY_VALID_EMAIL`` of one address, by Python's re (for text Arrow does not take)."""
+    shortest, longest = SURELY_VALID_LENGTHS
+    return shortest <= len(address) <= longest and _SURELY_VALID.fullmatch(address) is not None and _SPECIAL_USE.search(address) is None
+
+
+def surely_valid_emails(addresses: pa.Array) -> np.ndarray:
+    """``SURELY_VALID_EMAIL`` of Arrow text, by RE2: True only where the address is certainly valid (null: False).
+
+    Whatever matches is ASCII, so its length in bytes is its length in characters.
     """
-    atext = r"a-zA-Z0-9!#$%&'*+/=?^_`{|}~-"
-    local = rf"[{atext}]++(?:\.[{atext}]++)*+"
-    label = r"[a-z0-9]++(?:-[a-z0-9]++)*+"
-    special = "".join(rf"(?<![.@]{re.escape(name)})" for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
-    return rf"(?=[^\n]{{3,64}}(?:\n|\Z)){local}@(?:{label}\.)++[a-z]{{2,63}}+{special}"
-
-
-_SURELY_VALID = re.compile(_surely_valid_address())
-# Many addresses, one a line: one call checks a run of them, which saves the per-call cost of
-# matching them one by one; it stops at the first line that does not match.
-_SURELY_VALID_LINES = re.compile(rf"(?:{_surely_valid_address()}\n)*+")
-_LINES_PER_CALL = 100_000
+    shortest, longest = SURELY_VALID_LENGTHS
+    length = pc.binary_length(addresses)
+    fits = pc.and_(pc.greater_equal(length, shortest), pc.less_equal(length, longest))
+    matched = pc.match_substring_regex(addresses, f"^(?:{SURELY_VALID_EMAIL})$")
+    special = pc.match_substring_regex(addresses, _SPECIAL_USE_END)
+    return flags(pc.and_(pc.and_(fits, matched), pc.invert(special)))
 
 
 def surely_valid_email_mask(keys: pd.Series) -> np.ndarray:
     """The fast path of ``valid_email_mask``: True only where the address is certainly valid."""
     values = keys.to_numpy()
-    valid = np.zeros(len(values), dtype=bool)
-    texts = np.flatnonzero(pd.notna(values)) if is_text(values) else np.empty(0, dtype=np.intp)
-    for start in range(0, len(texts), _LINES_PER_CALL):
-        rows = texts[start:start + _LINES_PER_CALL]
-        valid[rows] = _surely_valid_lines(values[rows])
-    if not is_text(values):
-        surely = _SURELY_VALID.fullmatch
-        valid[:] = [value.__class__ is str and surely(value) is not None for value in values]
-    return valid
+    text = arrow_text(values)
+    if text is not None:
+        return surely_valid_emails(text)
+    return np.fromiter((value.__class__ is str and _surely_valid(value) for value in values), dtype=bool, count=len(values))
 
 
-def _surely_valid_lines(addresses: np.ndarray) -> np.ndarray:
-    """``_SURELY_VALID`` of each address, matched as the lines of one text."""
-    text = "\n".join(addresses) + "\n"
-    if text.count("\n") != len(addresses):  # an address with a line break of its own
-        surely = _SURELY_VALID.fullmatch
-        return np.array([surely(address) is not None for address in addresses], dtype=bool)
-    valid = np.zeros(len(addresses), dtype=bool)
-    position = line = 0
-    while position < len(text):
-        end = _SURELY_VALID_LINES.match(text, position).end()
-        matched = text.count("\n", position, end)
-        valid[line:line + matched] = True
-        if end == len(text):
-            break
-        position, line = text.index("\n", end) + 1, line + matched + 1  # past the line that did not match
+def valid_emails(addresses: pa.Array) -> np.ndarray:
+    """``valid_email_mask`` of distinct addresses held as Arrow text, as a numpy mask (null: False)."""
+    valid = surely_valid_emails(addresses)
+    undecided = np.flatnonzero(~valid & ~flags(addresses.is_null()))
+    if len(undecided):
+        valid[undecided] = [is_valid_email(address) for address in addresses.take(undecided).to_pylist()]
     return valid
 
 
