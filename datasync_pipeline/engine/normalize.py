@@ -38,10 +38,8 @@ from datasync_pipeline.objects.catalogue import ValueType
 
 
 def object_array(values: list) -> np.ndarray:
-    """A list as a 1-d object array (faster than letting numpy or pandas infer one)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
+    """A list as a 1-d object array (faster than letting numpy or pandas infer one, or assigning it to a slice)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 class _NotText(Exception):
@@ -88,9 +86,9 @@ def _stripped_text(values: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def text_values(values: np.ndarray) -> np.ndarray:
-    """``blank_to_none`` of a 1-d array of values."""
-    stripped = _stripped_text(values) if is_text(values) else None
+def text_values(values: np.ndarray, *, known_text: bool = False) -> np.ndarray:
+    """``blank_to_none`` of a 1-d array of values; ``known_text``: they are ``is_text`` (a caller checked their whole column)."""
+    stripped = _stripped_text(values) if known_text or is_text(values) else None
     return stripped if stripped is not None else _general_blank_to_none(pd.Series(values, dtype=object)).to_numpy()
 
 

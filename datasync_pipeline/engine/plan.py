@@ -162,7 +162,7 @@ def _compare(joined: _Joined, mapping: ResolvedMapping) -> _Compared:
         if hubspot.is_text and app.is_text:
             hubspot_raw, app_raw = hubspot.values[hubspot_rows], app.values[app_rows]
             pending = np.flatnonzero(~_same_text(hubspot_raw, app_raw))
-            hubspot_text, app_text = text_values(hubspot_raw[pending]), text_values(app_raw[pending])
+            hubspot_text, app_text = text_values(hubspot_raw[pending], known_text=True), text_values(app_raw[pending], known_text=True)
         else:
             pending = np.arange(len(hubspot_rows))
             hubspot_text, app_text = hubspot.text(hubspot_rows), app.text(app_rows)
