@@ -22,8 +22,9 @@ match is never ambiguous and nothing is silently collapsed.
 
 A first sync compares millions of records, so the work is done on row positions: each side keeps
 boolean masks of the rows taking part and the rows already linked, and each identity key is
-matched with one hash pass over the keys of both sides (``pandas.factorize``) instead of a merge
-and sets of ids. Record ids are unique per side (they are the records' primary keys).
+matched with one hash pass over the keys of both sides (``pandas.factorize``; for email keys held as
+Arrow text, ``dictionary_encode``) instead of a merge and sets of ids. Record ids are unique per side
+(they are the records' primary keys).
 """
 
 from __future__ import annotations

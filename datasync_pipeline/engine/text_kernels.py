@@ -34,7 +34,8 @@ import pyarrow.compute as pc
 from pandas.api.types import infer_dtype
 
 # The characters for which str.isspace() is true, which str.strip() removes (test_text_kernels checks the list).
-PYTHON_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+                     "\u200a\u2028\u2029\u202f\u205f\u3000")
 POOL = pa.system_memory_pool()
 
 
