@@ -24,13 +24,7 @@ from datasync_pipeline.state import Link, StateStore, pending, trailing
 from datasync_pipeline.sync.binding import app_label
 from datasync_pipeline.sync.extract import LATE
 from datasync_pipeline.sync.outcome import name_outcomes
-from datasync_pipeline.sync.own_writes import (
-    FIRST_SYNC_VERIFY_LIMIT,
-    VERIFY_LIMIT,
-    app_lister,
-    hubspot_lister,
-    settle_past_own_writes,
-)
+from datasync_pipeline.sync.own_writes import FIRST_SYNC_VERIFY_LIMIT, VERIFY_LIMIT, app_lister, hubspot_lister, settle_past_own_writes
 from datasync_pipeline.sync.step import Step
 from datasync_pipeline.vocabulary import Recorder, Side
 

@@ -139,14 +139,6 @@ def load(
         outcome.updated = sum(1 for record_id in result.written if str(record_id) in updates)
         # Filling the external-id column is bookkeeping, not a synced change: counted apart from the updates.
         outcome.external_ids_written = sum(1 for record_id in result.written if str(record_id) in origins)
-    if hubspot_linked is not None and hubspot_linked():
-        created_origins = _origins_to_write(side, writer, sync, plan, store, dry_run=dry_run, matched=False)
-        if created_origins:
-            result = writer.update({}, origins=created_origins)
-            for record_id, error in result.failed.items():
-                outcome.fail(side.value, str(record_id), error)
-            outcome.external_ids_written += sum(1 for record_id in result.written if str(record_id) in created_origins)
-
     failed_here = {record_id for failed_side, record_id, status, *_ in outcome.rows if failed_side == side.value and status == "failed"}
     # The modification times our writes left: the change probe does not take them for changes (state/echoes.py).
     echoes.record_writes(store, sync.name, side.value, writer.written_stamps())
@@ -161,7 +153,25 @@ def load(
     store.clear_outcomes(sync.name, side.value, [record_id for record_id in plan.pairs[side.id_column] if record_id not in failed_here],
                          recorded_by=recorder)
     store.record_outcomes(sync.name, outcome.outcomes_frame(), recorded_by=recorder, run_id=run_id)
+    if hubspot_linked is not None and hubspot_linked():
+        _write_created_origins(writer, store, sync, plan, outcome, run_id=run_id)
     return outcome
+
+
+def _write_created_origins(writer: AppConnector, store: StateStore, sync: SyncSpec, plan: MergePlan, outcome: LoadOutcome, *,
+                           run_id: str | None) -> None:
+    """Beside the HubSpot load, last: the app rows it created records for get their new HubSpot ids."""
+    origins = _origins_to_write(Side.APP, writer, sync, plan, store, dry_run=False, matched=False)
+    if not origins:
+        return
+    result = writer.update({}, origins=origins)
+    failed = len(outcome.rows)
+    for record_id, error in result.failed.items():
+        outcome.fail(Side.APP.value, str(record_id), error)
+    outcome.external_ids_written += sum(1 for record_id in result.written if str(record_id) in origins)
+    echoes.record_writes(store, sync.name, Side.APP.value, {ref: stamp for ref, stamp in writer.written_stamps().items() if ref in origins})
+    if len(outcome.rows) > failed:
+        store.record_outcomes(sync.name, outcome.outcomes_frame().iloc[failed:], recorded_by=Recorder.APP_LOAD, run_id=run_id)
 
 
 def _created_values(row: dict[str, Any], mappings: list[ResolvedMapping]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from datasync_pipeline.connectors.hubspot.errors import HubSpotRequestError
@@ -100,7 +101,7 @@ def _split(lowest: int, highest: int, count: int) -> list[IdRange]:
     span = highest - lowest + 1
     cuts = sorted({lowest + span * index // count for index in range(1, count)})
     bounds: list[int | None] = [None, *cuts, None]
-    return [IdRange(low, high) for low, high in zip(bounds, bounds[1:])]
+    return [IdRange(low, high) for low, high in pairwise(bounds)]
 
 
 def _count_in(search_page: SearchPage, id_range: IdRange) -> int:

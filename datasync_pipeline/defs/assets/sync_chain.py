@@ -80,7 +80,10 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
     common: dict[str, Any] = {"group_name": prefix}
     run_keys = {STATE_STORE_KEY, SYNC_RUN_KEY}
 
+    # Before the app's read (``dagster/priority``): the account's rate-limit window starts with the first request, so
+    # the HubSpot read goes first and the app read falls in a wait of the HubSpot side, never before it.
     @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key, *run_keys},
+              op_tags={"dagster/priority": "1"},
               description=f"HubSpot {sync.object} with the mapped properties: all of them (first sync) or those changed since the watermark.", **common)
     def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         return output(*refused_as_failure(extract.read_hubspot, step(context)))
