@@ -24,7 +24,7 @@ from datasync_pipeline.state import Link, StateStore, pending, trailing
 from datasync_pipeline.sync.binding import app_label
 from datasync_pipeline.sync.extract import LATE
 from datasync_pipeline.sync.outcome import name_outcomes
-from datasync_pipeline.sync.own_writes import app_lister, hubspot_lister, settle_past_own_writes
+from datasync_pipeline.sync.own_writes import FIRST_SYNC_VERIFY_LIMIT, VERIFY_LIMIT, app_lister, hubspot_lister, settle_past_own_writes
 from datasync_pipeline.sync.step import Step
 from datasync_pipeline.vocabulary import Recorder, Side
 
@@ -48,7 +48,9 @@ def checkpoint(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, matched: Ma
     metadata.update(record_trailing_pass(step, hubspot, app, plan))
     step.app().changes_synced()  # a change log the app keeps is consumed only now that its changes are written
     # Past this run's own writes when nothing else changed: no run follows that finds only them.
-    settle_past_own_writes(store, sync.name, Side.HUBSPOT, hubspot_lister(step.client, sync.object), run_id=run_id)
+    # (HubSpot's listing is searches at 5 a second: a first sync's bulk is left to the run that follows.)
+    settle_past_own_writes(store, sync.name, Side.HUBSPOT, hubspot_lister(step.client, sync.object), run_id=run_id,
+                           verify_limit=VERIFY_LIMIT if step.incremental else FIRST_SYNC_VERIFY_LIMIT)
     settle_past_own_writes(store, sync.name, Side.APP, app_lister(step.app()), run_id=run_id)
     current = store.watermarks(sync.name)
     name_outcomes(store, sync.name, identity_fields(sync), {"hubspot": hubspot, "app": app}, run_id=run_id)

@@ -48,7 +48,7 @@ def read_hubspot(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
     else:
         raise_if_any(hubspot_type_problems(step.mappings, sync.object, client.get_properties(sync.object)),
                      where=f"sync {sync.name!r}, HubSpot {sync.object}")
-        records = client.list_records(sync.object, properties=hubspot_properties(sync, step.mappings))
+        records = client.list_all(sync.object, properties=hubspot_properties(sync, step.mappings))
         frame = frames.hubspot_frame(records, step.mappings, sync.name, sync.filters.hubspot)
     step.log.info(f"read {len(frame):,} HubSpot {sync.object} ({step.mode.value})")
     return frame, {"dagster/row_count": len(frame), **calls.metadata()}

@@ -111,7 +111,7 @@ class HubSpotSide:
         return cls(client, binding, origin_property=PRIMARY_ORIGIN_PROPERTY, origin_label=PRIMARY_ORIGIN_LABEL, as_app=False)
 
     def read_all(self) -> pd.DataFrame:
-        return self._frame(self.client.list_records(self.object_type, properties=self._properties))
+        return self._frame(self.client.list_all(self.object_type, properties=self._properties))
 
     def read_changed_since(self, since: datetime) -> pd.DataFrame:
         """Through search's (last-modified, id) walk (``search.py``), which never pages past 10,000 results."""

@@ -18,6 +18,7 @@ from datasync_pipeline.connectors.hubspot.associations import AssociationsApi
 from datasync_pipeline.connectors.hubspot.batching import BatchResult
 from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
 from datasync_pipeline.connectors.hubspot.properties import PropertiesApi
+from datasync_pipeline.connectors.hubspot.ranged_read import read_in_id_ranges
 from datasync_pipeline.connectors.hubspot.rate_limit import Clock
 from datasync_pipeline.connectors.hubspot.records import RecordsApi
 from datasync_pipeline.connectors.hubspot.reference import ReferenceApi
@@ -102,6 +103,13 @@ class HubSpotClient:
     ) -> Iterator[dict[str, Any]]:
         """Every record of a type, 100 a page (only archived ones with `archived=True`)."""
         return self._records.list_records(object_type, properties=properties, archived=archived, associations=associations)
+
+    def list_all(self, object_type: str, *, properties: Sequence[str]) -> list[dict[str, Any]]:
+        """Every live record of a type, in id order, read as fast as the account's budget allows: the list walked in
+        id ranges at once, each proven complete by a search count (``ranged_read.py``), else in one walk."""
+        records = read_in_id_ranges(lambda params: self._records.list_page(object_type, params),
+                                    lambda body: self.search(object_type, body), properties=properties, ranges=self.max_concurrency)
+        return records if records is not None else list(self.list_records(object_type, properties=properties))
 
     def batch_read(
         self, object_type: str, ids: Sequence[str], *, properties: Sequence[str], id_property: str | None = None

@@ -43,14 +43,16 @@ class RecordsApi:
         if associations:
             params["associations"] = ",".join(associations)
         while True:
-            body = self._transport.request(
-                "GET", f"{self._prefix}/{{type}}", path_params={"type": object_type}, params=params
-            ).json()
+            body = self.list_page(object_type, params)
             yield from body.get("results") or []
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
             params["after"] = after
+
+    def list_page(self, object_type: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of the list, as HubSpot answers it (``results``, ``paging``)."""
+        return self._transport.request("GET", f"{self._prefix}/{{type}}", path_params={"type": object_type}, params=params).json()
 
     def batch_read(
         self, object_type: str, ids: Sequence[str], *, properties: Sequence[str], id_property: str | None = None

@@ -80,7 +80,10 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
     common: dict[str, Any] = {"group_name": prefix}
     run_keys = {STATE_STORE_KEY, SYNC_RUN_KEY}
 
+    # Before the app's read (``dagster/priority``): the account's rate-limit window starts with the first request, so
+    # the HubSpot read goes first and the app read falls in a wait of the HubSpot side, never before it.
     @dg.asset(key=key("hubspot_records"), kinds={"hubspot", "pandas"}, required_resource_keys={hubspot_key, *run_keys},
+              op_tags={"dagster/priority": "1"},
               description=f"HubSpot {sync.object} with the mapped properties: all of them (first sync) or those changed since the watermark.", **common)
     def hubspot_records(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         return output(*refused_as_failure(extract.read_hubspot, step(context)))
@@ -101,18 +104,25 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
     def merge_plan(context: dg.AssetExecutionContext, matched: MatchedRecords) -> dg.Output[MergePlan]:
         return output(*plan_step.plan(step(context), matched))
 
-    @dg.asset(key=key("hubspot_load"), kinds={"hubspot"}, required_resource_keys={hubspot_key, *run_keys},
-              ins={"plan": dg.AssetIn(key("merge_plan"))},
-              description=f"Creates and updates written to HubSpot {sync.object}; links kept in the state store.", **common)
-    def hubspot_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=dagster_metadata(load.load_step(step(context), Side.HUBSPOT, plan)))
-
-    # After the HubSpot load: the app rows it created records for get their new HubSpot ids in the same run.
-    @dg.asset(key=key("app_load"), kinds={app_kind}, required_resource_keys={app_key, hubspot_key, *run_keys},
-              ins={"plan": dg.AssetIn(key("merge_plan"))}, deps=[key("hubspot_load")],
-              description=f"Creates and updates written to the app ({where_app}); links kept in the state store.", **common)
-    def app_load(context: dg.AssetExecutionContext, plan: MergePlan) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=dagster_metadata(load.load_step(step(context), Side.APP, plan)))
+    # One step writes both sides at once (``sync/load.py``): the app's writes hide in the HubSpot load's rate-limit
+    # waits. The app load depends on the HubSpot load: the app rows it created records for get their new HubSpot ids.
+    @dg.multi_asset(
+        name=f"{prefix}__loads", required_resource_keys={hubspot_key, app_key, *run_keys}, ins={"plan": dg.AssetIn(key("merge_plan"))},
+        can_subset=True,  # so that selecting one load alone reaches the refusal of a plan not computed in this run
+        specs=[
+            dg.AssetSpec(key("hubspot_load"), kinds={"hubspot"}, group_name=prefix, deps=[key("merge_plan")],
+                         description=f"Creates and updates written to HubSpot {sync.object}; links kept in the state store."),
+            dg.AssetSpec(key("app_load"), kinds={app_kind}, group_name=prefix, deps=[key("merge_plan"), key("hubspot_load")],
+                         description=f"Creates and updates written to the app ({where_app}); links kept in the state store."),
+        ],
+    )
+    def loads(context: dg.AssetExecutionContext, plan: MergePlan):
+        written = load.load_step(step(context), plan)
+        for side in Side:
+            if side in written.metadata and key(f"{side.value}_load") in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key(f"{side.value}_load"), metadata=dagster_metadata(written.metadata[side]))
+        if written.error is not None:
+            raise written.error
 
     @dg.asset(key=key("checkpoint"), kinds={"pandas"}, required_resource_keys={hubspot_key, app_key, *run_keys},
               ins={"hubspot": dg.AssetIn(key("hubspot_records")), "app": dg.AssetIn(key("app_records")), "matched": dg.AssetIn(key("matched")),
@@ -127,7 +137,7 @@ def build_sync_assets(config: DatasyncConfig, sync: SyncSpec, settings: Settings
             context.instance.add_run_tags(context.run.run_id, {f"{FAILED_RECORDS_TAG}/{sync.name}": str(failed_in_run)})
         return dg.MaterializeResult(metadata=dagster_metadata(metadata))
 
-    return [hubspot_records, app_records, matched, merge_plan, hubspot_load, app_load, checkpoint]
+    return [hubspot_records, app_records, matched, merge_plan, loads, checkpoint]
 
 
 def sync_step(context: dg.AssetExecutionContext, sync: SyncSpec, mappings: list[ResolvedMapping], *, hubspot_key: str, app_key: str,
