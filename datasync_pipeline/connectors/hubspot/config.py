@@ -46,6 +46,19 @@ class OAuthAppSpec(StrictModel):
         return _secret_reference(value, info.field_name.replace("_", " "))
 
 
+class JournalSpec(StrictModel):
+    """The OAuth app that reads the account's webhooks journal, when it is not the connection's ``oauth:`` app."""
+
+    client_id: str = Field(description="`${VAR}` naming the variable that holds the app's client id")
+    client_secret: str = Field(description="`${VAR}` naming the variable that holds the app's client secret")
+    token_url: str | None = Field(default=None, description="the OAuth v3 token endpoint; default <base_url>/oauth/v3/token")
+
+    @field_validator("client_id", "client_secret")
+    @classmethod
+    def _is_a_reference(cls, value: str, info) -> str:
+        return _secret_reference(value, info.field_name.replace("_", " "))
+
+
 class HubSpotConnection(StrictModel):
     """A HubSpot account: a real one by private app token or OAuth app install, or the bundled sandbox."""
 
@@ -57,6 +70,9 @@ class HubSpotConnection(StrictModel):
     tier: Tier = Tier.STARTER
     max_concurrency: int = Field(default=4, ge=1, le=32)
     sandbox: SandboxSpec | None = None
+    journal: bool | JournalSpec = Field(default=False, description=(
+        "read HubSpot's webhooks journal for association changes, merges and deletions: `true` with the `oauth:` app's "
+        "client credentials (or the sandbox's own app), or `{client_id, client_secret}` of the app to read it with"))
 
     @field_validator("token")
     @classmethod
@@ -72,4 +88,17 @@ class HubSpotConnection(StrictModel):
                 "give exactly one of `token` (a private app), `oauth` (an OAuth app install: client_id, client_secret, "
                 f"refresh_token) or `sandbox` (the bundled emulator); {found}"
             )
+        if self.journal is True and self.oauth is None and self.sandbox is None:
+            raise ValueError(
+                "`journal: true` reads the webhooks journal with the `oauth:` app's client credentials, and this connection "
+                "has no `oauth:` block: give the app as `journal: {client_id: ${VAR}, client_secret: ${VAR}}`"
+            )
         return self
+
+    def journal_app(self) -> JournalSpec | None:
+        """The app that reads the journal (None: the journal is off, or it is the embedded sandbox's own app)."""
+        if isinstance(self.journal, JournalSpec):
+            return self.journal
+        if self.journal and self.oauth is not None:
+            return JournalSpec(client_id=self.oauth.client_id, client_secret=self.oauth.client_secret)
+        return None
