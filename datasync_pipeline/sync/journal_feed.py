@@ -18,7 +18,8 @@ retention between two reads: entries were dropped unread; the read restarts from
 subscription that had to be created or widened (changes before it were not journaled).
 
 Events on records no sync links are dropped: a run could do nothing with them (a new record's associations are
-planned when it is linked). A failure to read leaves the offset where it was; the next tick reads on from it.
+planned when it is linked). So are association changes the sync already holds (``_already_synced``, against the
+associations' base): above all the sync's own writes to HubSpot, which the journal lists like anyone's. A failure to read leaves the offset where it was; the next tick reads on from it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from datasync_pipeline.config import DatasyncConfig, SyncSpec
 from datasync_pipeline.connectors.hubspot.journal import JournalClient, JournalEvent
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state import journal as journal_state
+from datasync_pipeline.state.association_bases import read_bases
 from datasync_pipeline.state.journal import ASSOCIATION, FULL, RECORD, Target
 
 SYNCED = "synced"
@@ -128,30 +130,55 @@ class JournalFeed:
 
     def targets(self, syncs: list[SyncSpec], events: list[JournalEvent]) -> list[Target]:
         """The targets of these events on the records the syncs link (see the module docstring)."""
-        groups: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # sync -> (kind, ids that go together), in order
+        groups: dict[str, list[tuple[str, tuple[str, ...], tuple[str, str, str] | None]]] = {}  # sync -> (kind, ids, association)
         for event in events:
             for sync in syncs:
                 if event.action in ASSOCIATION_CHANGES:
                     kept = self.associated.get(sync.name, set())
-                    for own_type, own_id, other_type in ((event.from_type, event.from_id, event.to_type), (event.to_type, event.to_id, event.from_type)):
+                    for own_type, own_id, other_type, other_id in ((event.from_type, event.from_id, event.to_type, event.to_id),
+                                                                   (event.to_type, event.to_id, event.from_type, event.from_id)):
                         if own_type == sync.object and other_type in kept and own_id:
-                            groups.setdefault(sync.name, []).append((ASSOCIATION, (own_id,)))
+                            groups.setdefault(sync.name, []).append((ASSOCIATION, (own_id,), (event.action, other_type, str(other_id))))
                 elif event.action in RECORD_CHANGES and event.object_type == sync.object and event.object_id:
                     # A merge's survivor and the records merged into it: the survivor may take over a link.
-                    groups.setdefault(sync.name, []).append((RECORD, (event.object_id, *event.merged_ids)))
+                    groups.setdefault(sync.name, []).append((RECORD, (event.object_id, *event.merged_ids), None))
         targets = []
         for sync_name, items in groups.items():
-            ids = list(dict.fromkeys(record_id for _, group in items for record_id in group))
+            ids = list(dict.fromkeys(record_id for _, group, _ in items for record_id in group))
             links = self.store.last_values(sync_name, hubspot_ids=ids)  # one query per sync and tick
             linked = set(links.loc[links["status"] == SYNCED, "hubspot_id"].astype(str))
-            for kind, group in items:
-                if linked.intersection(group):
-                    targets += [Target(sync_name, kind, record_id) for record_id in group]
+            synced = self._synced_associations(sync_name, [item for item in items if item[2] is not None])
+            for kind, group, association in items:
+                if not linked.intersection(group):
+                    continue
+                if association is not None and _already_synced(synced, group[0], association):
+                    continue
+                targets += [Target(sync_name, kind, record_id) for record_id in group]
         return list(dict.fromkeys(targets))
+
+    def _synced_associations(self, sync_name: str, items: list) -> dict[tuple[str, str], str | None]:
+        """(record id, associated object) -> the associated record's HubSpot id as last synced (the associations' base)."""
+        wanted: dict[str, set[str]] = {}
+        for _, group, (_, other_type, _) in items:
+            wanted.setdefault(other_type, set()).add(group[0])
+        synced: dict[tuple[str, str], str | None] = {}
+        for other_type, ids in wanted.items():
+            bases = read_bases(self.store.engine, sync_name, other_type, ids)
+            synced.update({(str(h), other_type): None if v is None else str(v) for h, v in zip(bases["hubspot_id"], bases["hubspot_value"], strict=True)})
+        return synced
 
     def owed_full(self, syncs: list[SyncSpec], *, every: bool, object_types: set[str]) -> list[Target]:
         """A full reconcile owed by the syncs that keep associations: all of them, or those of these object types."""
         return [Target(sync.name, FULL) for sync in syncs if self.associated.get(sync.name) and (every or sync.object in object_types)]
+
+
+def _already_synced(synced: Mapping[tuple[str, str], str | None], record_id: str, association: tuple[str, str, str]) -> bool:
+    """An association change the sync holds already (its own write, read back from the journal): an association added
+    to the very record last synced as associated, or removed from a record last synced as associated with another
+    (or none). Anything else may change what the sync keeps, and is planned."""
+    action, other_type, other_id = association
+    base = synced.get((record_id, other_type))
+    return base == other_id if action == "ASSOCIATION_ADDED" else base != other_id
 
 
 def _describe(error: Exception) -> str:

@@ -23,6 +23,7 @@ from datasync_pipeline.connectors.hubspot import HubSpotClient
 from datasync_pipeline.connectors.hubspot.resource import SANDBOX_JOURNAL_APP
 from datasync_pipeline.definitions import build_definitions
 from datasync_pipeline.defs.jobs import INCREMENTAL_SYNC_JOB
+from datasync_pipeline.defs.launch import run_incremental
 from datasync_pipeline.defs.resources import HubSpotResource, SqlAppResource, StateStoreResource
 from datasync_pipeline.defs.sensors import build_change_sensor
 from datasync_pipeline.demo.setup import create_demo_tables
@@ -30,6 +31,7 @@ from datasync_pipeline.sandbox import Sandbox, SandboxSettings, ServedSandbox, s
 from datasync_pipeline.state import StateStore
 from datasync_pipeline.state import journal as journal_state
 from datasync_pipeline.vocabulary import JOURNAL_TAG, REASON_TAG
+from datasync_pipeline_tests.defs.test_association_changes import point_app_company
 from datasync_pipeline_tests.defs.test_associations_run import CONFIG, World, run_sync
 
 APP_ID, APP_SECRET = SANDBOX_JOURNAL_APP
@@ -233,3 +235,29 @@ def test_a_failed_run_loses_nothing_the_journal_said(make_world):
     assert world.execute(retry).success
     assert world.app_company(ann) == world.app_id_of("companies", ids["beta"])
     assert not world.pending()
+
+
+def test_the_syncs_own_association_writes_read_back_from_the_journal_launch_nothing(make_world):
+    world, ann, ids = linked(make_world)
+    beta_row = world.app_id_of("companies", ids["beta"])
+    point_app_company(world, world.app_id_of("contacts", ann), beta_row)  # the app's user moves Ann to Beta
+    [request] = requests_of(world.tick()[0])
+    assert JOURNAL_TAG not in request.tags
+    assert world.execute(request).success  # writes Beta as Ann's primary company in HubSpot (journaled)
+    assert world.associated("contacts", "companies", [ann]) == {ann: [ids["beta"]]}
+
+    result, cursor = world.tick()
+
+    assert cursor["journal"]["hubspot"]["entries"] >= 1 and cursor["journal"]["hubspot"]["targets"] == 0
+    assert isinstance(result, dg.SkipReason), result
+
+
+@pytest.mark.parametrize("journal", [True, False])
+def test_the_hourly_reconcile_rereads_every_association_only_without_the_journal(make_world, journal):
+    world, _ann, _ids = linked(make_world, journal=journal)
+
+    report = run_incremental(world.config, ["contacts"], instance=world.instance, reason="reconcile")
+
+    assert report.success
+    # With the journal, the pairs whose app row changed and those it named; the cost at scale: bench/association_changes.py.
+    assert report.syncs[0].value("associations", "datasync/associations_read_in_full") is (not journal)
