@@ -63,7 +63,7 @@ def required_resource_keys(config: DatasyncConfig) -> set[str]:
         if not sync.enabled:
             continue
         hubspot = config.hubspot_connection_name(sync)
-        if HUBSPOT in watched_sides(sync) or getattr(config.connections[hubspot], "journal", False):
+        if HUBSPOT in watched_sides(sync) or getattr(config.connections[hubspot], "reads_journal", False):
             keys.add(connection_resource_key(hubspot))
         if APP in watched_sides(sync):
             keys.add(connection_resource_key(sync.app))

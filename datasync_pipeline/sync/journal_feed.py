@@ -84,7 +84,7 @@ class JournalFeed:
         found: dict[str, list[SyncSpec]] = {}
         for sync in syncs:
             name = self.config.hubspot_connection_name(sync)
-            if sync.enabled and getattr(self.config.connections[name], "journal", False):
+            if sync.enabled and getattr(self.config.connections[name], "reads_journal", False):
                 found.setdefault(name, []).append(sync)
         return found
 

@@ -18,7 +18,7 @@ import httpx
 from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.base import Problem
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
-from datasync_pipeline.connectors.hubspot.config import HubSpotConnection, JournalSpec
+from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
 from datasync_pipeline.connectors.hubspot.journal import JournalClient
 from datasync_pipeline.connectors.hubspot.oauth import ClientCredentials, OAuthCredentials
 from datasync_pipeline.connectors.hubspot.resource import SANDBOX_JOURNAL_APP
@@ -54,16 +54,16 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
         for suffix in ("", "-wal"):  # read a copy: opening the file itself (even read-only) writes beside it
             if Path(connection.sandbox.path + suffix).exists():
                 shutil.copyfile(connection.sandbox.path + suffix, f"{copy}{suffix}")
-        app = dict(zip(("client_id", "client_secret"), SANDBOX_JOURNAL_APP, strict=True)) if connection.journal else {}
+        app = dict(zip(("client_id", "client_secret"), SANDBOX_JOURNAL_APP, strict=True)) if connection.reads_journal else {}
         sandbox = Sandbox(SandboxSettings(db_path=str(copy), token=connection.sandbox.token, tier="unlimited", **app))
         stack.callback(sandbox.close)
         transport = httpx.WSGITransport(app=sandbox.wsgi_app)
         client = HubSpotClient(base_url="http://sandbox.embedded", token=connection.sandbox.token, tier="unlimited",
                                object_path_prefix=connection.object_path_prefix, transport=transport)
-        if connection.journal:
+        if connection.reads_journal:
             _check_journal(name, ClientCredentials(*SANDBOX_JOURNAL_APP), "http://sandbox.embedded", problems, stack, transport=transport)
         return stack.enter_context(client)
-    if connection.journal:
+    if connection.reads_journal:
         _check_real_journal(name, connection, problems, stack)
     if connection.oauth is not None:
         secrets = {}
@@ -89,7 +89,7 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
 def _check_real_journal(name: str, connection: HubSpotConnection, problems: list[Problem], stack: ExitStack) -> None:
     spec = connection.journal_app()
     assert spec is not None  # the config's checks refuse `journal: true` without an app
-    where = "journal" if isinstance(connection.journal, JournalSpec) else "oauth"
+    where = "journal" if connection.journal is not None and connection.journal.client_id is not None else "oauth"
     secrets = {}
     for field in ("client_id", "client_secret"):
         try:

@@ -70,7 +70,7 @@ class HubSpotResource(dg.ConfigurableResource):
     def from_connection(cls, connection: HubSpotConnection) -> HubSpotResource:
         oauth = connection.oauth
         journal_app = connection.journal_app()
-        embedded_app = bool(connection.journal) and connection.sandbox is not None and journal_app is None
+        embedded_app = connection.reads_journal and connection.sandbox is not None and journal_app is None
         return cls(
             base_url=connection.base_url,
             token=resource_value(connection.token) if connection.token else None,
@@ -83,7 +83,7 @@ class HubSpotResource(dg.ConfigurableResource):
             max_concurrency=connection.max_concurrency,
             sandbox_path=connection.sandbox.path if connection.sandbox else None,
             sandbox_token=connection.sandbox.token if connection.sandbox else "sandbox-token",
-            journal=bool(connection.journal),
+            journal=connection.reads_journal,
             journal_client_id=SANDBOX_JOURNAL_APP[0] if embedded_app else resource_value(journal_app.client_id) if journal_app else None,
             journal_client_secret=SANDBOX_JOURNAL_APP[1] if embedded_app else resource_value(journal_app.client_secret) if journal_app else None,
             journal_token_url=journal_app.token_url if journal_app else None,
