@@ -166,8 +166,10 @@ def main() -> None:
         missed = not tick(plain, instance)
         counted.take()
 
-        # With the journal: its first read owes a full reconcile (nothing says what happened before), once.
+        # With the journal: its first read owes a full reconcile (nothing says what happened before), once, done by the
+        # next reconciling run.
         settle(journaled, instance)
+        reconcile(journaled, instance)
         first_read = counted.take()
         _, idle_journal_calls = tick_with_journal_calls(journaled, instance)
         idle_journal = counted.take()

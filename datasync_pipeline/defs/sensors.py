@@ -12,10 +12,11 @@ Rule 9 says a change is synced within 10 minutes, so the sensor ticks every 600 
 
 A HubSpot connection with ``journal:`` on is also read through its webhooks journal, once per tick, before the
 probes (``sync/journal_feed.py``): association changes, merges and deletions there, which the probe cannot see, are
-kept as the sync's targets in the state store (with the journal offset, in one transaction), and a sync with
-targets gets an incremental run that plans exactly those records (``datasync/journal`` tag). The targets stay until
-a run that carried them succeeds (its steps settle them), so a failed run loses nothing: the next tick launches
-another. Without the journal, such changes wait for the hourly reconciling run.
+kept as the sync's targets in the state store (with the journal offset, in one transaction), and a sync whose
+records were named gets an incremental run that plans exactly those records (``datasync/journal`` tag). The targets
+stay until a run that carried them succeeds (its steps settle them), so a failed run loses nothing: the next tick
+launches another. A stretch the journal cannot vouch for (first read, expired offset, failed read) is left to the
+next reconciling run, which then re-reads every association. Without the journal, such changes wait for that run.
 
 A run's ``run_key`` is derived from the sync and the change it carries (watermarks and newest change per
 side), so the same pending change never launches twice; a failed run adds its id to the key, so the
@@ -131,15 +132,15 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
         lines[name] = result.message
         ready = not (result.needs_first_sync or result.failed)
         targets = journal_state.pending(store.engine, name) if name in journaled and ready else journal_state.Pending()
-        due = None if result.changed or targets or not ready else _due_without_change(context.instance, store, name, settings)
-        if result.changed or due or targets:
+        due = None if result.changed or targets.named or not ready else _due_without_change(context.instance, store, name, settings)
+        if result.changed or due or targets.named:
             retry_of = _failed_last_run(context.instance, name)
             request = incremental_run_request(result, retry_of=retry_of, due=due, with_associations=name in with_associations,
-                                              journal=targets, after_run=_last_run(context.instance, name) if targets else None)
+                                              journal=targets, after_run=_last_run(context.instance, name) if targets.named else None)
             requests.append(request)
             memo[name]["run_key"] = request.run_key
             lines[name] += f"; {due[1]}" if due else ""
-            lines[name] += f"; the webhooks journal named {targets.describe()}" if targets else ""
+            lines[name] += f"; the webhooks journal named {targets.describe()}" if targets.named else ""
             lines[name] += f": launching an incremental run ({request.run_key})"
 
     context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls,
@@ -178,6 +179,7 @@ def incremental_run_request(
     run_key = change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else "")
     if journal:
         tags[JOURNAL_TAG] = journal.describe()
+    if journal and journal.named:
         run_key += f":journal-{journal.through}" + (f"-after-{after_run[:8]}" if after_run else "")
     return dg.RunRequest(run_key=run_key, job_name=INCREMENTAL_SYNC_JOB, asset_selection=keys, run_config=run_config(mode="incremental"), tags=tags)
 

@@ -3,7 +3,8 @@
 The change sensor reads the journal once per tick per connection (``sync/journal_feed.py``) and turns the events
 on records of a sync into *targets*: HubSpot ids whose associations changed (``ASSOCIATION``), records deleted or
 merged (``RECORD``), or, when the journal could not account for a stretch of time (a first read, an expired
-offset, a subscription just created), a whole reconcile of the sync (``FULL``). The targets and the new offset are
+offset, a subscription just created, a failed read), a full re-read of the sync's associations (``FULL``), done by
+its next reconciling run. The targets and the new offset are
 written in one transaction, so the offset never moves past an event that is not kept as a target.
 
 A target stays until a run that carried it succeeded: the run's step that does the work settles the targets
@@ -61,6 +62,11 @@ class Pending:
     def __bool__(self) -> bool:
         return bool(self.associations or self.records or self.full)
 
+    @property
+    def named(self) -> bool:
+        """Records named (their run is launched at once); a full reconcile alone waits for the reconciling run."""
+        return bool(self.associations or self.records)
+
     def describe(self) -> str:
         parts = []
         if self.full:
@@ -96,6 +102,16 @@ def record_read(engine: sa.Engine, connection: str, offset: str | None, targets:
         if not updated:
             db.execute(sa.insert(journal_cursors).values(connection=connection, journal_offset=offset, read_at=now))
     return len(rows)
+
+
+def owe_full(engine: sa.Engine, syncs: Iterable[str], *, now: datetime | None = None) -> None:
+    """A full reconcile owed by these syncs (once: not again while one is pending)."""
+    now = _utc(now or datetime.now(UTC))
+    with engine.begin() as db:
+        for sync in dict.fromkeys(syncs):
+            owed = db.execute(sa.select(journal_targets.c.id).where(journal_targets.c.sync == sync, journal_targets.c.kind == FULL).limit(1)).first()
+            if owed is None:
+                db.execute(sa.insert(journal_targets).values(sync=sync, kind=FULL, hubspot_id=None, recorded_at=now))
 
 
 def pending(engine: sa.Engine, sync: str, *, recorded_before: datetime | None = None) -> Pending:

@@ -14,8 +14,10 @@ association of a sync). With it (``journal:`` on the connection, ``connectors/hu
 
 A stretch the journal cannot vouch for owes each sync that keeps associations a full reconcile (target ``FULL``):
 the first read of a connection (nothing says what happened before), an offset that expired (more than the
-retention between two reads: entries were dropped unread; the read restarts from the earliest entry kept), and a
-subscription that had to be created or widened (changes before it were not journaled).
+retention between two reads: entries were dropped unread; the read restarts from the earliest entry kept), a
+subscription that had to be created or widened (changes before it were not journaled), and a read that failed.
+The next reconciling run (hourly) then re-reads every association, as it does without the journal; a journal that
+keeps failing therefore costs what no journal costs, never a lost change.
 
 Events on records no sync links are dropped: a run could do nothing with them (a new record's associations are
 planned when it is linked). So are association changes the sync already holds (``_already_synced``, against the
@@ -60,11 +62,12 @@ class FeedRead:
     @property
     def message(self) -> str:
         if self.error:
-            return f"could not read the webhooks journal of {self.connection} ({self.error}); read on from the same offset next tick"
+            return (f"could not read the webhooks journal of {self.connection} ({self.error}); read on from the same offset next tick, "
+                    "and the next reconciling run re-reads every association")
         text = (f"webhooks journal of {self.connection}: {self.entries:,} new entr{'ies' if self.entries != 1 else 'y'}, "
                 f"{self.targets:,} record{'s' if self.targets != 1 else ''} to sync")
         if self.full_because:
-            text += f"; {self.full_because}: a full reconcile of associations is due"
+            text += f"; {self.full_because}: the next reconciling run re-reads every association"
         if self.more:
             text += "; more entries wait for the next tick"
         return text
@@ -105,6 +108,8 @@ class JournalFeed:
             read = client.read(offset)
         except Exception as error:  # noqa: BLE001 - the journal is a shortcut: the probe and the hourly reconcile go on
             result.error = _describe(error)
+            # Until it answers again nothing vouches for the association changes: the reconciling run re-reads them.
+            journal_state.owe_full(self.store.engine, [target.sync for target in self.owed_full(syncs, every=True, object_types=set())])
             return result
         finally:
             if client is not None:

@@ -42,12 +42,13 @@ class JournalWorld(World):
     served: ServedSandbox | None = None
     instance: dg.DagsterInstance | None = None
     journal: bool = True
+    journal_secret: str = APP_SECRET
 
     def tick(self) -> tuple[list[dg.RunRequest] | dg.SkipReason, dict]:
         """One sensor evaluation: its run requests (or skip reason) and its cursor."""
         resources = {
             "connection_hubspot": HubSpotResource(base_url=self.served.url, token=self.served.token, tier="unlimited", journal=self.journal,
-                                                  journal_client_id=APP_ID, journal_client_secret=APP_SECRET),
+                                                  journal_client_id=APP_ID, journal_client_secret=self.journal_secret),
             "connection_app": SqlAppResource(url=f"sqlite:///{self.home}/app.sqlite"),
             "state_store": StateStoreResource(url=f"sqlite:///{self.home}/state.sqlite"),
         }
@@ -113,10 +114,11 @@ def linked(make_world, *, journal: bool = True) -> tuple[JournalWorld, str, dict
     world.sandbox.associate("contacts", ann, "companies", alpha, primary=True)
     assert run_sync(world, world.instance).success
     if journal:
-        result, _cursor = world.tick()  # the first read: subscriptions made, nothing known before them: a full reconcile
-        [first] = requests_of(result)
-        assert "a full reconcile" in first.tags[JOURNAL_TAG]
-        assert world.execute(first).success
+        result, cursor = world.tick()  # the first read: subscriptions made, nothing known before them
+        assert isinstance(result, dg.SkipReason) and "first read of the journal" in cursor["journal"]["hubspot"]["message"]
+        assert world.pending().full and not world.pending().named  # left to the reconciling run, not a run of its own
+        report = run_incremental(world.config, ["contacts"], instance=world.instance, reason="reconcile")
+        assert report.success and report.syncs[0].value("associations", "datasync/associations_read_in_full") is True
         assert not world.pending()
     return world, ann, {"alpha": alpha, "beta": beta, "bob": bob}
 
@@ -235,6 +237,21 @@ def test_a_failed_run_loses_nothing_the_journal_said(make_world):
     assert world.execute(retry).success
     assert world.app_company(ann) == world.app_id_of("companies", ids["beta"])
     assert not world.pending()
+
+
+def test_a_journal_that_cannot_be_read_leaves_the_associations_to_the_reconciling_run(make_world):
+    world, ann, ids = linked(make_world)
+    world.set_primary_company(ann, ids["beta"])
+    world.journal_secret = "wrong-secret"  # e.g. the app's secret rotated and not updated here
+
+    result, cursor = world.tick()
+
+    assert isinstance(result, dg.SkipReason) and "could not read the webhooks journal of hubspot" in result.skip_message
+    assert "BAD_CLIENT_ID" in cursor["journal"]["hubspot"]["error"]
+    assert world.pending().full  # nothing vouches for the associations meanwhile
+    report = run_incremental(world.config, ["contacts"], instance=world.instance, reason="reconcile")
+    assert report.success and report.syncs[0].value("associations", "datasync/associations_read_in_full") is True
+    assert world.app_company(ann) == world.app_id_of("companies", ids["beta"])
 
 
 def test_the_syncs_own_association_writes_read_back_from_the_journal_launch_nothing(make_world):

@@ -22,6 +22,7 @@ per committed API write in HubSpot (a batch of 100 association changes is one en
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -37,7 +38,8 @@ from datasync_pipeline.errors import ErrorCategory, RecordError
 JOURNAL_PATH = "/webhooks-journal/journal-local/2026-03"
 SUBSCRIPTIONS_PATH = "/webhooks-journal/subscriptions/2026-03"
 FILE_ENDPOINT = "GET {journal file (pre-signed url)}"
-MAX_ENTRIES_PER_READ = 200  # a read's budget: 2 requests an entry keep a sensor tick well under Dagster's 60 s
+MAX_ENTRIES_PER_READ = 200  # a read's budget: 2 requests an entry ...
+READ_BUDGET_SECONDS = 15.0  # ... and no new entry asked after this long, so a sensor tick stays well under Dagster's 60 s
 
 OBJECT_ACTIONS = ("DELETE", "MERGE", "RESTORE")
 ASSOCIATION_ACTIONS = ("ASSOCIATION_ADDED", "ASSOCIATION_REMOVED")
@@ -127,8 +129,10 @@ class JournalApi:
                 widened.append(object_type)
         return list(dict.fromkeys(widened))
 
-    def read(self, since: str | None, *, max_entries: int = MAX_ENTRIES_PER_READ) -> JournalRead:
-        """The events after the offset ``since`` (from the earliest entry when None, or when ``since`` expired)."""
+    def read(self, since: str | None, *, max_entries: int = MAX_ENTRIES_PER_READ, budget_seconds: float = READ_BUDGET_SECONDS) -> JournalRead:
+        """The events after the offset ``since`` (from the earliest entry when None, or when ``since`` expired), up to
+        ``max_entries`` entries or ``budget_seconds`` (``more`` then says the rest waits for the next read)."""
+        deadline = time.monotonic() + budget_seconds
         result = JournalRead(since=since, offset=since)
         if since is not None:
             entry = self._next(since)
@@ -141,7 +145,7 @@ class JournalApi:
             result.events += [JournalEvent.parse(event) for event in self._file(entry["url"])]
             result.offset = str(entry["currentOffset"])
             result.entries += 1
-            if result.entries >= max_entries:
+            if result.entries >= max_entries or time.monotonic() > deadline:
                 result.more = True
                 break
             entry = self._next(result.offset)
