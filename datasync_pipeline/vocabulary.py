@@ -80,4 +80,5 @@ SYNC_TAG = "datasync/sync"
 MODE_TAG = "datasync/mode"
 DRY_RUN_TAG = "datasync/dry_run"
 REASON_TAG = "datasync/reason"
+JOURNAL_TAG = "datasync/journal"  # what the webhooks journal gave the run to do (``state/journal.py``)
 FAILED_RECORDS_TAG = "datasync/failed_records"  # + "/<sync>": how many records the run left failing

@@ -165,7 +165,7 @@ def delete(
 @sync_app.command("run")
 def run_now(
     name: str = NameArgument,
-    reconcile: bool = typer.Option(False, "--reconcile", help="also check every link for deletions and re-read every association"),
+    reconcile: bool = typer.Option(False, "--reconcile", help="also check every link for deletions and re-read every association (with the webhooks journal: when it owes one)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="plan and report; write nothing anywhere"),
     config_path: Path | None = ConfigOption,
 ) -> None:

@@ -10,6 +10,14 @@ Rule 9 says a change is synced within 10 minutes, so the sensor ticks every 600 
   something changed. A side that cannot be checked (HubSpot hanging, refusing, down) is named with its
   cause; the other syncs are probed and launched as usual, and a tick with nothing to launch fails, red.
 
+A HubSpot connection with ``journal:`` on is also read through its webhooks journal, once per tick, before the
+probes (``sync/journal_feed.py``): association changes, merges and deletions there, which the probe cannot see, are
+kept as the sync's targets in the state store (with the journal offset, in one transaction), and a sync whose
+records were named gets an incremental run that plans exactly those records (``datasync/journal`` tag). The targets
+stay until a run that carried them succeeds (its steps settle them), so a failed run loses nothing: the next tick
+launches another. A stretch the journal cannot vouch for (first read, expired offset, failed read) is left to the
+next reconciling run, which then re-reads every association. Without the journal, such changes wait for that run.
+
 A run's ``run_key`` is derived from the sync and the change it carries (watermarks and newest change per
 side), so the same pending change never launches twice; a failed run adds its id to the key, so the
 change is retried on the next tick instead of waiting for another change. The cursor keeps the last probe
@@ -31,10 +39,12 @@ from datasync_pipeline.defs.jobs import DRY_RUN_TAG, FIRST_SYNC_JOB, INCREMENTAL
 from datasync_pipeline.defs.resources import STATE_STORE_KEY, connection_resource_key
 from datasync_pipeline.settings import Settings
 from datasync_pipeline.state import StateStore, trailing
+from datasync_pipeline.state import journal as journal_state
 from datasync_pipeline.state.leases import holder
+from datasync_pipeline.sync.journal_feed import JournalFeed
 from datasync_pipeline.sync.mappings import resolve_mappings
 from datasync_pipeline.sync.probe import APP, HUBSPOT, ChangeProbe, ProbeResult, watched_sides
-from datasync_pipeline.vocabulary import Recorder
+from datasync_pipeline.vocabulary import JOURNAL_TAG, Recorder
 
 SENSOR_NAME = "datasync_changes"
 IN_PROGRESS = [
@@ -53,8 +63,9 @@ def required_resource_keys(config: DatasyncConfig) -> set[str]:
     for sync in config.syncs:
         if not sync.enabled:
             continue
-        if HUBSPOT in watched_sides(sync):
-            keys.add(connection_resource_key(config.hubspot_connection_name(sync)))
+        hubspot = config.hubspot_connection_name(sync)
+        if HUBSPOT in watched_sides(sync) or getattr(config.connections[hubspot], "reads_journal", False):
+            keys.add(connection_resource_key(hubspot))
         if APP in watched_sides(sync):
             keys.add(connection_resource_key(sync.app))
     return keys
@@ -109,21 +120,33 @@ def _evaluate(context: dg.SensorEvaluationContext, config: DatasyncConfig, store
         app_connector=lambda sync: getattr(context.resources, connection_resource_key(sync.app)).side(sync, resolve_mappings(sync)),
     )
     requests = []
-    with_associations = {sync.name for sync in config.syncs if association_targets(config, sync)}
+    associated = {sync.name: {target.kind.to_object for target in association_targets(config, sync)} for sync in config.syncs}
+    with_associations = {name for name, objects in associated.items() if objects}
+    # The journal first, for every sync (those waiting for a run too): what it says is kept until a run does it.
+    feed = JournalFeed(config, store, associated=associated,
+                       journal_client=lambda connection: getattr(context.resources, connection_resource_key(connection)).journal_client())
+    journal_reads = feed.read_all()
+    journaled = {sync.name for syncs in feed.connections(config.syncs).values() for sync in syncs}
     for name, result in probe.probe(to_probe).items():
         memo[name] = result.to_json()
         lines[name] = result.message
-        due = None if result.changed or result.needs_first_sync or result.failed else _due_without_change(context.instance, store, name, settings)
-        if result.changed or due:
-            request = incremental_run_request(result, retry_of=_failed_last_run(context.instance, name), due=due,
-                                              with_associations=name in with_associations)
+        ready = not (result.needs_first_sync or result.failed)
+        targets = journal_state.pending(store.engine, name) if name in journaled and ready else journal_state.Pending()
+        due = None if result.changed or targets.named or not ready else _due_without_change(context.instance, store, name, settings)
+        if result.changed or due or targets.named:
+            retry_of = _failed_last_run(context.instance, name)
+            request = incremental_run_request(result, retry_of=retry_of, due=due, with_associations=name in with_associations,
+                                              journal=targets, after_run=_last_run(context.instance, name) if targets.named else None)
             requests.append(request)
             memo[name]["run_key"] = request.run_key
             lines[name] += f"; {due[1]}" if due else ""
+            lines[name] += f"; the webhooks journal named {targets.describe()}" if targets.named else ""
             lines[name] += f": launching an incremental run ({request.run_key})"
 
-    context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls}, sort_keys=True))
-    ordered = [lines[sync.name] for sync in config.syncs if sync.name in lines]
+    context.update_cursor(json.dumps({"syncs": memo, "hubspot_calls": probe.hubspot_calls,
+                                      "journal": {read.connection: {"entries": read.entries, "targets": read.targets, "calls": read.calls,
+                                                                    "error": read.error, "message": read.message} for read in journal_reads}}, sort_keys=True))
+    ordered = [lines[sync.name] for sync in config.syncs if sync.name in lines] + [read.message for read in journal_reads]
     failing = [memo[name]["message"] for name in memo if memo[name].get("status") == "probe_failed"]
     if requests:
         for line in ordered:
@@ -140,21 +163,25 @@ class SyncProbeFailed(Exception):
 
 
 def incremental_run_request(
-    result: ProbeResult, *, retry_of: str | None = None, due: tuple[str, str] | None = None, with_associations: bool = False
+    result: ProbeResult, *, retry_of: str | None = None, due: tuple[str, str] | None = None, with_associations: bool = False,
+    journal: journal_state.Pending | None = None, after_run: str | None = None,
 ) -> dg.RunRequest:
     """The incremental run of one sync, keyed by the change it carries (and the failed run it retries).
 
     Tagged with why it runs (``datasync/reason``: change, retry or reconcile); a reconciling run also
-    re-reads every association of the sync, since HubSpot does not date association changes.
+    re-reads every association of the sync, since HubSpot does not date association changes (unless the
+    journal vouches for them). Targets the webhooks journal named (``journal``) are tagged ``datasync/journal``
+    and key the run by the newest of them and the sync's latest run (``after_run``): targets a finished run left
+    unsettled get a new run, never the same key twice.
     """
     keys = sync_asset_keys(result.sync) + ([dg.AssetKey([result.sync, "associations"])] if with_associations else [])
-    return dg.RunRequest(
-        run_key=change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else ""),
-        job_name=INCREMENTAL_SYNC_JOB,
-        asset_selection=keys,
-        run_config=run_config(mode="incremental"),
-        tags={SYNC_TAG: result.sync, MODE_TAG: "incremental", REASON_TAG: due[0].split("-")[0] if due else "change"},
-    )
+    tags = {SYNC_TAG: result.sync, MODE_TAG: "incremental", REASON_TAG: due[0].split("-")[0] if due else "change"}
+    run_key = change_run_key(result, retry_of=retry_of) + (f":{due[0]}" if due else "")
+    if journal:
+        tags[JOURNAL_TAG] = journal.describe()
+    if journal and journal.named:
+        run_key += f":journal-{journal.through}" + (f"-after-{after_run[:8]}" if after_run else "")
+    return dg.RunRequest(run_key=run_key, job_name=INCREMENTAL_SYNC_JOB, asset_selection=keys, run_config=run_config(mode="incremental"), tags=tags)
 
 
 def change_run_key(result: ProbeResult, *, retry_of: str | None = None) -> str:
@@ -237,6 +264,12 @@ def _due_without_change(instance: dg.DagsterInstance, store: StateStore, name: s
         window = int(settings.trailing_window.total_seconds()) // 60
         return f"trailing-{int(now.timestamp()) // every}", f"a trailing pass is due: re-reading {window} min behind the watermarks for late changes"
     return None
+
+
+def _last_run(instance: dg.DagsterInstance, name: str) -> str | None:
+    """The id of this sync's latest run, whatever its status."""
+    records = instance.get_run_records(dg.RunsFilter(tags={SYNC_TAG: name}), limit=1)
+    return records[0].dagster_run.run_id if records else None
 
 
 def _failed_last_run(instance: dg.DagsterInstance, name: str) -> str | None:

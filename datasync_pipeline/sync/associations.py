@@ -29,7 +29,7 @@ from datasync_pipeline.engine.associations import AssociationPlan, hubspot_targe
 from datasync_pipeline.engine.frames import association_column
 from datasync_pipeline.errors import RecordError
 from datasync_pipeline.objects.catalogue import AssociationKind
-from datasync_pipeline.state import StateStore, echoes
+from datasync_pipeline.state import StateStore, echoes, journal
 from datasync_pipeline.state.association_bases import read_bases, save_bases
 from datasync_pipeline.sync.own_writes import app_lister, settle_past_own_writes
 from datasync_pipeline.sync.step import ApiCalls, Step
@@ -96,33 +96,48 @@ class AssociationOutcome:
 def associations_step(step: Step, targets: list[AssociationTarget], app: pd.DataFrame) -> dict[str, Any]:
     """``<sync>/associations``: the associations planned and written on both sides, and the step's metadata.
 
-    A reconciling run re-reads every association (HubSpot does not date association changes); other incremental
-    runs plan the pairs whose app row changed.
+    A first sync plans every pair. An incremental run plans the pairs whose app row changed, and the pairs of the
+    HubSpot records the webhooks journal named (their association changed, or they were merged; ``state/journal.py``),
+    their app rows read by key. A reconciling run re-reads every association (HubSpot does not date association
+    changes), unless the journal vouches for every change since the last full read.
     """
     calls = ApiCalls(step.client)
     if not step.dry_run:
         step.before_writing()
     side = step.app()
+    journaled = step.journal_targets()
+    every = not step.incremental or step.rereads_every_association(journaled)
+    targeted = [] if every else list(dict.fromkeys([*journaled.associations, *journaled.records]))
     outcome = load_associations(step.client, side, step.store, step.sync, targets, app, dry_run=step.dry_run,
-                                changed_only=step.incremental and not step.checks_every_link, run_id=step.run_id, log=step.log)
+                                changed_only=not every, hubspot_ids=targeted, run_id=step.run_id, log=step.log)
     if not step.dry_run:  # the records it set are its own writes too: past them when nothing else changed
         settle_past_own_writes(step.store, step.sync.name, Side.APP, app_lister(side), run_id=step.run_id)
+        journal.settle(step.store.engine, step.sync.name, [journal.ASSOCIATION, journal.FULL], recorded_before=step.started)
     by_object = {name: dict(counts) for name, counts in outcome.by_object.items()}
-    return {**outcome.metadata(), "datasync/associations_by_object": by_object, **calls.metadata()}
+    return {**outcome.metadata(), "datasync/associations_by_object": by_object, "datasync/associations_read_in_full": every,
+            "datasync/journal_targets": len(targeted), **calls.metadata()}
 
 
 def plan_sync_associations(
-    client: Any, store: StateStore, sync: SyncSpec, targets: list[AssociationTarget], app: pd.DataFrame, *, changed_only: bool = False
+    client: Any, store: StateStore, sync: SyncSpec, targets: list[AssociationTarget], app: pd.DataFrame, *, changed_only: bool = False,
+    hubspot_ids: list[str] | None = None, connector: Any = None,
 ) -> tuple[pd.DataFrame, list[tuple[AssociationTarget, AssociationPlan]]]:
     """This sync's pairs and one plan per association, from the state store, HubSpot and the app frame.
 
     A full read of the app (first sync) holds every row, so a linked row missing from it was created
     by this run, without association. An incremental read holds only changed rows: the others' keys
     are unknown, so only the pairs of changed rows are planned (``changed_only``); a row created in the
-    app by this run comes back as changed in the next run and gets its association then.
+    app by this run comes back as changed in the next run and gets its association then. ``hubspot_ids``
+    (with ``changed_only``): pairs to plan too, whose association changed in HubSpot; their app rows are read by
+    key from ``connector`` (the app's ``AppConnector``) where the changed rows do not hold them.
     """
     pairs = store.known_pairs(sync.name, status="synced")  # a pair deleted on one side stops syncing (rule 10)
     if changed_only:
+        named = pairs["hubspot_id"].astype(str).isin([str(i) for i in hubspot_ids or []])
+        changed = pairs["app_id"].astype(str).isin(app["record_id"].astype(str))
+        missing = pairs.loc[named & ~changed, "app_id"].astype(str).tolist()
+        if missing and connector is not None:
+            app = pd.concat([app, connector.read_by_ids(missing)], ignore_index=True) if len(app) else connector.read_by_ids(missing)
         pairs = pairs[pairs["app_id"].astype(str).isin(app["record_id"].astype(str))].reset_index(drop=True)
     hubspot_ids = pairs["hubspot_id"].astype(str).tolist()
     app_by_id = app.set_index(app["record_id"].astype(str))
@@ -152,8 +167,10 @@ def load_associations(
     run_id: str | None,
     log: logging.Logger | Any,
     changed_only: bool = False,
+    hubspot_ids: list[str] | None = None,
 ) -> AssociationOutcome:
-    pairs, plans = plan_sync_associations(client, store, sync, targets, app, changed_only=changed_only)
+    pairs, plans = plan_sync_associations(client, store, sync, targets, app, changed_only=changed_only, hubspot_ids=hubspot_ids,
+                                          connector=connector)
     outcome = AssociationOutcome(dry_run=dry_run, pairs=len(pairs))
     for target, plan in plans:
         name = target.spec.object

@@ -20,7 +20,7 @@ from datasync_pipeline.engine.incremental import MatchedRecords
 from datasync_pipeline.engine.plan import MergePlan, updates_by_record
 from datasync_pipeline.errors import ErrorCategory
 from datasync_pipeline.health.records import identity_fields
-from datasync_pipeline.state import Link, StateStore, pending, trailing
+from datasync_pipeline.state import Link, StateStore, journal, pending, trailing
 from datasync_pipeline.sync.binding import app_label
 from datasync_pipeline.sync.extract import LATE
 from datasync_pipeline.sync.outcome import name_outcomes
@@ -45,6 +45,7 @@ def checkpoint(step: Step, hubspot: pd.DataFrame, app: pd.DataFrame, matched: Ma
     marks = next_watermarks(step.started, {Side.HUBSPOT: hubspot, Side.APP: app}, overlaps,
                             newest_app_deletion=matched.deletions.newest_app_deletion)
     store.advance_watermarks(sync.name, marks, run_id=run_id)
+    journal.settle(store.engine, sync.name, [journal.RECORD], recorded_before=step.started)  # the merges and deletions it named
     metadata.update(record_trailing_pass(step, hubspot, app, plan))
     step.app().changes_synced()  # a change log the app keeps is consumed only now that its changes are written
     # Past this run's own writes when nothing else changed: no run follows that finds only them.

@@ -45,6 +45,7 @@ def read_hubspot(step: Step) -> tuple[pd.DataFrame, dict[str, Any]]:
         # window behind it in a trailing pass.
         since, fast = step.read_from(Side.HUBSPOT)
         frame = read_hubspot_changes(client, step.store, sync, step.mappings, since, fast_read_from=fast if since < fast else None)
+        frame = _with_retries(frame, read_hubspot_by_ids(client, sync, step.mappings, step.journal_targets().records))
     else:
         raise_if_any(hubspot_type_problems(step.mappings, sync.object, client.get_properties(sync.object)),
                      where=f"sync {sync.name!r}, HubSpot {sync.object}")
@@ -170,6 +171,13 @@ def _due_sources(store, sync: SyncSpec, *, recorded_by: str, source_side: str) -
 def retried_in_hubspot(client, store, sync: SyncSpec, mappings: list[ResolvedMapping]) -> pd.DataFrame:
     """HubSpot records whose earlier write to the app failed transiently, read again for a retry."""
     ids = _due_sources(store, sync, recorded_by="app", source_side="hubspot")
+    records = client.batch_read(sync.object, ids, properties=hubspot_properties(sync, mappings)).results.values() if ids else []
+    return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
+
+
+def read_hubspot_by_ids(client, sync: SyncSpec, mappings: list[ResolvedMapping], ids: list[str]) -> pd.DataFrame:
+    """HubSpot records the webhooks journal named (merged, deleted, restored): read by id, so a merge's survivor is
+    followed even before search shows its change; a deleted one is simply not found (the recycle bin names it)."""
     records = client.batch_read(sync.object, ids, properties=hubspot_properties(sync, mappings)).results.values() if ids else []
     return frames.hubspot_frame(records, mappings, sync.name, sync.filters.hubspot)
 

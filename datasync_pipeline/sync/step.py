@@ -20,7 +20,7 @@ from datasync_pipeline.connectors.base import AppConnector
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.settings import Settings
-from datasync_pipeline.state import StateStore, trailing
+from datasync_pipeline.state import StateStore, journal, trailing
 from datasync_pipeline.vocabulary import RunMode, RunReason, Side
 
 
@@ -52,6 +52,7 @@ class Step:
     settings: Settings
     log: logging.Logger | Any
     reason: RunReason | None = None
+    journal: bool = False  # the sync's HubSpot account is read through its webhooks journal (``sync/journal_feed.py``)
     check_lease: Callable[[str], None] = field(default=lambda sync_name: None)
 
     @property
@@ -62,6 +63,16 @@ class Step:
     def checks_every_link(self) -> bool:
         """A reconciling run checks every link for deletions and re-reads every association."""
         return self.incremental and self.reason == RunReason.RECONCILE
+
+    def journal_targets(self) -> journal.Pending:
+        """What the webhooks journal found for this sync before the run started, not yet done by a run (the same answer
+        in every step of the run)."""
+        return journal.pending(self.store.engine, self.sync.name, recorded_before=self.started)
+
+    def rereads_every_association(self, targets: journal.Pending) -> bool:
+        """Whether the associations step re-reads every association: a reconciling run does, unless the journal vouches
+        for every association change since the last full read; a full reconcile the journal says is owed does too."""
+        return self.incremental and (targets.full or (self.checks_every_link and not self.journal))
 
     def writer(self, side: Side) -> AppConnector:
         return self.hubspot() if side is Side.HUBSPOT else self.app()

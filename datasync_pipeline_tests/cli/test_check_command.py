@@ -126,3 +126,29 @@ def test_a_refused_file_is_reported_problem_by_problem(home):
     assert result.exit_code == 1
     [problem] = json.loads(result.output)["problems"]
     assert problem["path"] == "syncs[0].direction" and problem["where"] == f"{home}/datasync.yaml:11"
+
+
+def test_the_webhooks_journal_is_checked_usable_and_named_when_it_is_not(home, monkeypatch):
+    from datasync_pipeline.sandbox import Sandbox, SandboxSettings, serve_in_thread
+
+    sandbox = Sandbox(SandboxSettings(db_path=str(home / "portal.sqlite"), tier="unlimited", client_id="journal-app", client_secret="right-secret"))
+    monkeypatch.setenv("DATASYNC_TEST_PORTAL_TOKEN", "sandbox-token")
+    monkeypatch.setenv("DATASYNC_TEST_JOURNAL_ID", "journal-app")
+    monkeypatch.setenv("DATASYNC_TEST_JOURNAL_SECRET", "wrong-secret")
+    try:
+        with serve_in_thread(sandbox) as served:
+            extra = (f'  crm_eu:\n    kind: hubspot\n    base_url: "{served.url}"\n    token: "${{DATASYNC_TEST_PORTAL_TOKEN}}"\n    tier: unlimited\n'
+                     '    journal:\n      client_id: "${DATASYNC_TEST_JOURNAL_ID}"\n      client_secret: "${DATASYNC_TEST_JOURNAL_SECRET}"\n')
+            path = home / "datasync.yaml"
+            text = CONFIG.format(home=home, sync=GOOD_SYNC + "\n    hubspot: hubspot").replace("tier: unlimited}", "tier: unlimited, journal: true}", 1)
+            path.write_text(text.replace("state:", extra + "state:", 1))
+            refused = CliRunner().invoke(app, ["check", "--config", str(path), "--json"], env={"COLUMNS": "80"})
+            monkeypatch.setenv("DATASYNC_TEST_JOURNAL_SECRET", "right-secret")
+            accepted = CliRunner().invoke(app, ["check", "--config", str(path)], env={"COLUMNS": "80"})
+    finally:
+        sandbox.close()
+
+    [problem] = json.loads(refused.output)["problems"]
+    assert problem["path"] == "connections.crm_eu.journal" and "the webhooks journal is not usable" in problem["message"]
+    assert "BAD_CLIENT_ID" in problem["message"] and "wrong-secret" not in problem["message"]
+    assert accepted.exit_code == 0, accepted.output  # the embedded sandbox's journal (its own app) and crm_eu's both answer

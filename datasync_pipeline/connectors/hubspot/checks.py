@@ -1,6 +1,8 @@
 """``datasync check`` for a HubSpot account: the token (or the embedded sandbox) answers, the property definitions of
 the synced objects are read; as a sync's app side (portal-to-portal), each mapped and filtered property exists there
-and can hold the values, as a run's first step checks them (``HubSpotSide.value_types``)."""
+and can hold the values, as a run's first step checks them (``HubSpotSide.value_types``). With ``journal:`` on, the
+webhooks journal is usable: the app gets a client-credentials token with the journal scopes and can list its
+subscriptions (read only: the change sensor creates them)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from datasync_pipeline.config.secrets import resolve
 from datasync_pipeline.connectors.base import Problem
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
-from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
+from datasync_pipeline.connectors.hubspot.journal import JournalClient
+from datasync_pipeline.connectors.hubspot.oauth import ClientCredentials, OAuthCredentials
+from datasync_pipeline.connectors.hubspot.resource import SANDBOX_JOURNAL_APP
 from datasync_pipeline.errors import DatasyncError
 from datasync_pipeline.objects.catalogue import ResolvedMapping
 from datasync_pipeline.objects.type_checks import app_type_problems, missing_field_problem
@@ -50,11 +54,17 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
         for suffix in ("", "-wal"):  # read a copy: opening the file itself (even read-only) writes beside it
             if Path(connection.sandbox.path + suffix).exists():
                 shutil.copyfile(connection.sandbox.path + suffix, f"{copy}{suffix}")
-        sandbox = Sandbox(SandboxSettings(db_path=str(copy), token=connection.sandbox.token, tier="unlimited"))
+        app = dict(zip(("client_id", "client_secret"), SANDBOX_JOURNAL_APP, strict=True)) if connection.reads_journal else {}
+        sandbox = Sandbox(SandboxSettings(db_path=str(copy), token=connection.sandbox.token, tier="unlimited", **app))
         stack.callback(sandbox.close)
+        transport = httpx.WSGITransport(app=sandbox.wsgi_app)
         client = HubSpotClient(base_url="http://sandbox.embedded", token=connection.sandbox.token, tier="unlimited",
-                               object_path_prefix=connection.object_path_prefix, transport=httpx.WSGITransport(app=sandbox.wsgi_app))
+                               object_path_prefix=connection.object_path_prefix, transport=transport)
+        if connection.reads_journal:
+            _check_journal(name, ClientCredentials(*SANDBOX_JOURNAL_APP), "http://sandbox.embedded", problems, stack, transport=transport)
         return stack.enter_context(client)
+    if connection.reads_journal:
+        _check_real_journal(name, connection, problems, stack)
     if connection.oauth is not None:
         secrets = {}
         for field in ("client_id", "client_secret", "refresh_token"):
@@ -74,6 +84,33 @@ def _hubspot_client(name: str, connection: HubSpotConnection, problems: list[Pro
     client = HubSpotClient(base_url=connection.base_url, **auth, tier=connection.tier, object_path_prefix=connection.object_path_prefix,
                            max_attempts=2, timeout_seconds=20)
     return stack.enter_context(client)
+
+
+def _check_real_journal(name: str, connection: HubSpotConnection, problems: list[Problem], stack: ExitStack) -> None:
+    spec = connection.journal_app()
+    assert spec is not None  # the config's checks refuse `journal: true` without an app
+    where = "journal" if connection.journal is not None and connection.journal.client_id is not None else "oauth"
+    secrets = {}
+    for field in ("client_id", "client_secret"):
+        try:
+            secrets[field] = resolve(getattr(spec, field), where=f"connections.{name}.{where}.{field}")
+        except DatasyncError as error:
+            problems.append((("connections", name, where, field), str(error)))
+    if len(secrets) == 2:
+        _check_journal(name, ClientCredentials(**secrets, token_url=spec.token_url), connection.base_url, problems, stack)
+
+
+def _check_journal(name: str, credentials: ClientCredentials, base_url: str, problems: list[Problem], stack: ExitStack,
+                   transport: httpx.BaseTransport | None = None) -> None:
+    """The webhooks journal answers the app: a client-credentials token with the journal scopes, its subscriptions read."""
+    journal = stack.enter_context(JournalClient(base_url=base_url, credentials=credentials, transport=transport, timeout_seconds=20))
+    try:
+        journal.api.subscriptions()
+    except (DatasyncError, httpx.HTTPError) as error:
+        problems.append((("connections", name, "journal"), (
+            f"the webhooks journal is not usable ({str(error).splitlines()[0]}); the change sensor falls back to the hourly "
+            "reconcile for association changes and deletions: fix the app's credentials and scopes "
+            "(developer.webhooks_journal.read, .subscriptions.read, .subscriptions.write), or set `journal: false`")))
 
 
 def _properties(name: str, client: HubSpotClient, object_type: str, problems: list[Problem]) -> list[dict[str, Any]] | None:

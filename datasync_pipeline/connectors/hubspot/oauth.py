@@ -65,6 +65,47 @@ class OAuthCredentials:
         return f"oauth:{self.client_id}:{digest}"
 
 
+    def token_form(self, refresh_token: str) -> dict[str, str]:
+        """The body of the token request: the refresh grant with the install's current refresh token."""
+        return {"grant_type": "refresh_token", "client_id": self.client_id, "client_secret": self.client_secret,
+                "refresh_token": refresh_token}
+
+    def secrets(self) -> list[str]:
+        return [self.client_secret, self.refresh_token]
+
+
+JOURNAL_SCOPES = ("developer.webhooks_journal.read", "developer.webhooks_journal.subscriptions.read",
+                  "developer.webhooks_journal.subscriptions.write")
+CLIENT_CREDENTIALS_TOKEN_PATH = "/oauth/v3/token"
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """The app itself, not an install: ``grant_type=client_credentials`` with the app's client id and secret.
+
+    HubSpot's webhooks journal (2026-03) answers only such a token, carrying the journal scopes ("include the
+    corresponding scopes when generating your client credentials token"); it has no refresh token, so the session
+    asks for a new one with the same grant when it nears expiry. ``token_url`` None means ``<base_url>/oauth/v3/token``
+    (the v1 endpoint knows no client-credentials grant).
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...] = JOURNAL_SCOPES
+    token_url: str | None = None
+    refresh_token: str = field(default="", repr=False)  # none: the grant needs no install
+
+    def account_key(self) -> str:
+        return f"app:{self.client_id}"
+
+    def token_form(self, refresh_token: str) -> dict[str, str]:
+        return {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret,
+                "scope": " ".join(self.scopes)}
+
+    def secrets(self) -> list[str]:
+        return [self.client_secret]
+
+
 class TokenRefreshError(AuthenticationError):
     """HubSpot would not give an access token for this install; the message says why and what to change."""
 
@@ -80,7 +121,7 @@ class OAuthSession:
 
     def __init__(
         self,
-        credentials: OAuthCredentials,
+        credentials: OAuthCredentials | ClientCredentials,
         *,
         token_url: str,
         post_form: Callable[[str, dict[str, str]], httpx.Response],
@@ -114,18 +155,13 @@ class OAuthSession:
 
     def secrets(self) -> list[str]:
         """Every secret this session holds, for scrubbing messages built from responses."""
-        values = [self.credentials.client_secret, self.credentials.refresh_token, self._refresh_token]
+        values = [*self.credentials.secrets(), self._refresh_token]
         if self._access_token:
             values.append(self._access_token)
         return values
 
     def _renew(self) -> None:
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "refresh_token": self._refresh_token,
-        }
+        form = self.credentials.token_form(self._refresh_token)
         asked_at = self._now()
         try:
             response = self._post_form(self.token_url, form)

@@ -19,10 +19,13 @@ from pydantic import PrivateAttr
 from datasync_pipeline.config.secrets import resource_value
 from datasync_pipeline.connectors.hubspot.client import HubSpotClient
 from datasync_pipeline.connectors.hubspot.config import HubSpotConnection
-from datasync_pipeline.connectors.hubspot.oauth import OAuthCredentials
+from datasync_pipeline.connectors.hubspot.journal import JournalClient
+from datasync_pipeline.connectors.hubspot.oauth import ClientCredentials, OAuthCredentials
 from datasync_pipeline.connectors.hubspot.probe_client import PROBE_MAX_ATTEMPTS, PROBE_MAX_WAIT_SECONDS, PROBE_TIMEOUT_SECONDS, ImpatientClock
 
 EMBEDDED_SANDBOX_URL = "http://sandbox.embedded"
+# The embedded sandbox's own OAuth app, which reads its webhooks journal (`journal: true` on a sandbox connection).
+SANDBOX_JOURNAL_APP = ("datasync-sandbox-app", "datasync-sandbox-app-secret")
 
 
 def embedded_sandbox_url(sandbox_path: str) -> str:
@@ -51,15 +54,23 @@ class HubSpotResource(dg.ConfigurableResource):
     probe_timeout_seconds: float = PROBE_TIMEOUT_SECONDS
     probe_max_attempts: int = PROBE_MAX_ATTEMPTS
     probe_max_wait_seconds: float = PROBE_MAX_WAIT_SECONDS
+    # The webhooks journal (``journal.py``): read by the change sensor with the app's client credentials.
+    journal: bool = False
+    journal_client_id: str | None = None
+    journal_client_secret: str | None = None
+    journal_token_url: str | None = None
 
     _client: HubSpotClient | None = PrivateAttr(default=None)
     _probe_client: HubSpotClient | None = PrivateAttr(default=None)
+    _journal_client: JournalClient | None = PrivateAttr(default=None)
     _sandbox: Any = PrivateAttr(default=None)
     _sides: dict = PrivateAttr(default_factory=dict)
 
     @classmethod
     def from_connection(cls, connection: HubSpotConnection) -> HubSpotResource:
         oauth = connection.oauth
+        journal_app = connection.journal_app()
+        embedded_app = connection.reads_journal and connection.sandbox is not None and journal_app is None
         return cls(
             base_url=connection.base_url,
             token=resource_value(connection.token) if connection.token else None,
@@ -72,6 +83,10 @@ class HubSpotResource(dg.ConfigurableResource):
             max_concurrency=connection.max_concurrency,
             sandbox_path=connection.sandbox.path if connection.sandbox else None,
             sandbox_token=connection.sandbox.token if connection.sandbox else "sandbox-token",
+            journal=connection.reads_journal,
+            journal_client_id=SANDBOX_JOURNAL_APP[0] if embedded_app else resource_value(journal_app.client_id) if journal_app else None,
+            journal_client_secret=SANDBOX_JOURNAL_APP[1] if embedded_app else resource_value(journal_app.client_secret) if journal_app else None,
+            journal_token_url=journal_app.token_url if journal_app else None,
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -79,7 +94,7 @@ class HubSpotResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._sides.clear()
-        for client in (self._client, self._probe_client):
+        for client in (self._client, self._probe_client, self._journal_client):
             if client is not None:
                 client.close()
         if self._sandbox is not None:
@@ -91,7 +106,8 @@ class HubSpotResource(dg.ConfigurableResource):
             from datasync_pipeline.sandbox import Sandbox, SandboxSettings
 
             if self._sandbox is None:
-                self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier))
+                app = {"client_id": self.journal_client_id, "client_secret": self.journal_client_secret} if self.journal else {}
+                self._sandbox = Sandbox(SandboxSettings(db_path=self.sandbox_path, token=self.sandbox_token, tier=self.tier, **app))
             # In-process: httpx's WSGI transport runs the sandbox in this thread, so no timeout applies to it.
             return HubSpotClient(
                 base_url=embedded_sandbox_url(self.sandbox_path), token=self.sandbox_token, tier=self.tier,
@@ -115,6 +131,28 @@ class HubSpotResource(dg.ConfigurableResource):
                 clock=ImpatientClock(self.probe_max_wait_seconds),
             )
         return self._probe_client
+
+    def journal_client(self) -> JournalClient | None:
+        """The account's webhooks journal, read as the app (client credentials), with the probe's short timeout and
+        one quick retry; None when the connection does not use the journal."""
+        if not self.journal:
+            return None
+        if not (self.journal_client_id and self.journal_client_secret):
+            raise dg.DagsterInvariantViolationError(
+                "this HubSpot connection reads the webhooks journal but its app is incomplete: set the variables its "
+                "`journal` (or `oauth`) client_id and client_secret name")
+        if self._journal_client is None:
+            credentials = ClientCredentials(client_id=self.journal_client_id, client_secret=self.journal_client_secret,
+                                            token_url=self.journal_token_url)
+            settings: dict[str, Any] = {"timeout_seconds": self.probe_timeout_seconds, "max_attempts": self.probe_max_attempts,
+                                        "clock": ImpatientClock(self.probe_max_wait_seconds)}
+            if self.sandbox_path is not None:
+                self.create_client().close()  # opens the embedded sandbox, with its journal app
+                settings.update(base_url=embedded_sandbox_url(self.sandbox_path), transport=httpx.WSGITransport(app=self._sandbox.wsgi_app))
+            else:
+                settings.update(base_url=self.base_url)
+            self._journal_client = JournalClient(credentials=credentials, tier=self.tier, **settings)
+        return self._journal_client
 
     def _oauth_credentials(self) -> OAuthCredentials | None:
         given = [self.oauth_client_id, self.oauth_client_secret, self.oauth_refresh_token]

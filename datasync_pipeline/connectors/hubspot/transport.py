@@ -33,7 +33,7 @@ from datasync_pipeline.connectors.hubspot.errors import (
     record_error_from,
     required_scopes,
 )
-from datasync_pipeline.connectors.hubspot.oauth import DEFAULT_TOKEN_PATH, OAuthCredentials, OAuthSession
+from datasync_pipeline.connectors.hubspot.oauth import CLIENT_CREDENTIALS_TOKEN_PATH, DEFAULT_TOKEN_PATH, ClientCredentials, OAuthCredentials, OAuthSession
 from datasync_pipeline.connectors.hubspot.rate_limit import (
     Clock,
     MemoryWindowLog,
@@ -61,7 +61,7 @@ class HubSpotTransport:
         *,
         base_url: str,
         token: str | None = None,
-        oauth: OAuthCredentials | None = None,
+        oauth: OAuthCredentials | ClientCredentials | None = None,
         tier: Tier | str,
         max_concurrency: int,
         timeout_seconds: float,
@@ -85,7 +85,8 @@ class HubSpotTransport:
         )
         self.oauth: OAuthSession | None = None
         if oauth is not None:
-            token_url = oauth.token_url or base_url.rstrip("/") + DEFAULT_TOKEN_PATH
+            default_path = CLIENT_CREDENTIALS_TOKEN_PATH if isinstance(oauth, ClientCredentials) else DEFAULT_TOKEN_PATH
+            token_url = oauth.token_url or base_url.rstrip("/") + default_path
             self.oauth = OAuthSession(oauth, token_url=token_url, post_form=self._post_token_form, now=self.clock.now)
         account = oauth.account_key() if oauth is not None else token
         assert account is not None
@@ -124,6 +125,22 @@ class HubSpotTransport:
                         self.retry_counts[endpoint] += 1
                 return self._send_once(method, path, endpoint, json=json, params=params, is_search=is_search)
         raise AssertionError("unreachable: the retry policy re-raises the last error")
+
+    def download(self, url: str, endpoint: str) -> httpx.Response:
+        """GET a pre-signed url (a webhooks journal file): no Authorization header (the signature is the credential,
+        and the token must not travel to storage), no CRM budget; counted under ``endpoint``; a timeout or 5xx is
+        transient, any other failure is returned for the caller to judge."""
+        with self._counts_lock:
+            self.call_counts[endpoint] += 1
+        try:
+            response = self._http.get(url)
+        except httpx.TransportError as error:
+            raise TransientRequestError(
+                RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} failed ({type(error).__name__})"), status=None) from None
+        if response.status_code >= 500:
+            raise TransientRequestError(RecordError(ErrorCategory.SERVER_ERROR, f"{endpoint} answered HTTP {response.status_code}"),
+                                        status=response.status_code)
+        return response
 
     def close(self) -> None:
         self._http.close()

@@ -4,7 +4,8 @@ Rule 8 keeps an association only where the associated object is synced too, so t
 links of both syncs: it runs after ``<sync>/hubspot_load``, ``<sync>/app_load``, ``<sync>/checkpoint``
 and the same steps of each partner sync (the sync of the associated object between the same
 accounts), and reads the app side's key columns from ``<sync>/app_records``. An incremental run
-reads only changed app rows, so it plans only the pairs whose app row changed. A partner sync that is disabled keeps nothing: its
+reads only changed app rows, so it plans the pairs whose app row changed, and those of the HubSpot records the
+webhooks journal named (``sync/associations.py``). A partner sync that is disabled keeps nothing: its
 associations are left out, and a sync left with none gets no asset.
 """
 

@@ -152,7 +152,8 @@ def sync_step(context: dg.AssetExecutionContext, sync: SyncSpec, mappings: list[
         app=lambda: translating(getattr(context.resources, app_key).side(sync, resolve_mappings(sync)), translation),
         hubspot=lambda: hubspot.primary_side(sync, resolve_mappings(sync)),
         mode=run.mode, dry_run=run.dry_run, run_id=context.run.run_id, started=run_started(context), settings=settings,
-        log=context.log, reason=RunReason(reason) if reason in set(RunReason) else None, check_lease=run.check_lease,
+        log=context.log, reason=RunReason(reason) if reason in set(RunReason) else None, journal=bool(getattr(hubspot, "journal", False)),
+        check_lease=run.check_lease,
     )
 
 
