@@ -25,7 +25,7 @@ merge moves the merged record's link to an unlinked survivor (base: the merged p
 (``sync/merges.py``). A run's write over a value the run did not see is a
 *lost change*: reported, never absorbed in the model.
 
-Cost: about 4.6 Dagster runs a sequence (about 5 minutes for 300 on two quiet cores). Environment:
+Cost: about 4.3 Dagster runs a sequence, about 850 CPU seconds for 300 (some 7 minutes on two quiet cores). Environment:
 DATASYNC_CHANGE_CAPTURE_SEQUENCES (300), DATASYNC_CHANGE_CAPTURE_SEED (12), DATASYNC_CHANGE_CAPTURE_ONLY ("17,42": replay these, with their operations in the
 failure message), DATASYNC_CHANGE_CAPTURE_WORKERS (processes; default 2, or 1 on a single core).
 """
