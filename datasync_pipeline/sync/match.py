@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from datasync_pipeline.config.model import SyncSpec
-from datasync_pipeline.engine import pending_base
+from datasync_pipeline.engine import frames, pending_base
 from datasync_pipeline.engine.incremental import PAIR_VALUE_COLUMNS, Deletions, MatchedRecords
 from datasync_pipeline.engine.match import DUPLICATE_IDENTITY, MatchResult, identity_keys, match_records
 from datasync_pipeline.engine.reused_keys import reused_app_keys
@@ -172,6 +172,7 @@ def match_changes(
     """``merged_away``: HubSpot ids of linked records merged into a survivor linked already: deleted in HubSpot."""
     hubspot = hubspot.drop_duplicates("record_id", keep="last")
     app = app.drop_duplicates("record_id", keep="last")
+    hubspot, app = _as_they_are_now(sync, mappings, hubspot, app, store=store, client=client, connector=connector)
     read_app = app
     hubspot, app, invalid = validated(sync, mappings, hubspot, app)
     deletions = _find_deletions(sync, store, client, connector, app_watermark=app_watermark, app_overlap=app_overlap,
@@ -228,6 +229,36 @@ def match_changes(
         pd.concat([hubspot, hubspot_candidates], ignore_index=True), pd.concat([app, app_candidates], ignore_index=True),
         changed_pairs, deletions, invalid,
     )
+
+
+def _as_they_are_now(sync: SyncSpec, mappings: list[ResolvedMapping], hubspot: pd.DataFrame, app: pd.DataFrame, *,
+                     store, client, connector) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The changed records, with both records of every linked pair among them read as they are now.
+
+    A change read misses what search has not indexed yet, or shows its older version, and an app commit stamped
+    before the read's start: a pair merged with such a record taken at its last synced values would have that
+    unread change overwritten by the other side's. So the pairs' HubSpot records are read again by id (reads by id
+    see every write at once; one request per 100) and their app rows not read yet are read by key.
+    """
+    pairs = store.last_values(sync.name, hubspot_ids=hubspot["record_id"], app_ids=app["record_id"])
+    pairs = pairs[pairs["status"] == SYNCED]
+    if pairs.empty:
+        return hubspot, app
+    unread_rows = sorted(set(pairs["app_id"].astype(str)) - set(app["record_id"].astype(str)))
+    if unread_rows:
+        app = pd.concat([app, connector.read_by_ids(unread_rows)], ignore_index=True)
+    ids = sorted(set(pairs["hubspot_id"].astype(str)))
+    found = client.batch_read(sync.object, ids, properties=extract.hubspot_properties(sync, mappings)).results
+    # A merged-away id answers its survivor: that record is not this pair's (``sync/merges.py`` follows it).
+    now = frames.hubspot_frame([record for ref, record in found.items() if str(record.get("id")) == str(ref)], mappings, sync.name,
+                               sync.filters.hubspot)
+    if now.empty:
+        return hubspot, app
+    if extract.LATE in hubspot:  # a trailing pass's late candidates stay marked
+        late = dict(zip(hubspot["record_id"].astype(str), hubspot[extract.LATE]))
+        now[extract.LATE] = [bool(late.get(str(record_id), False)) for record_id in now["record_id"]]
+    kept = hubspot[~hubspot["record_id"].astype(str).isin(set(now["record_id"].astype(str)))]
+    return pd.concat([kept, now], ignore_index=True), app
 
 
 def _with_pending_writes(store, sync: SyncSpec, mappings: list[ResolvedMapping], linked: pd.DataFrame, result: MatchResult,

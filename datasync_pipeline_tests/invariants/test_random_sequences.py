@@ -769,13 +769,16 @@ def run_sequences(indices: list[int], base: str) -> Outcome:
     return outcome
 
 
-def run_all(indices: list[int], base: Path, workers: int) -> Outcome:
+def run_all(indices: list[int], base: Path, workers: int, runner=None) -> Outcome:
+    """``runner(indices, base)`` (a module-level function, so worker processes can import it; default
+    ``run_sequences``) runs a share of the sequences in each of ``workers`` processes; their outcomes are added up."""
+    runner = runner or run_sequences
     if workers <= 1 or len(indices) < 2:
-        return run_sequences(indices, str(base))
+        return runner(indices, str(base))
     total = Outcome()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for part in pool.map(run_sequences, [indices[w::workers] for w in range(workers)], [str(base)] * workers):
+        for part in pool.map(runner, [indices[w::workers] for w in range(workers)], [str(base)] * workers):
             total.add(part)
     return total
 
